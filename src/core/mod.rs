@@ -1,0 +1,24 @@
+//! The sans-IO token lifecycle: no clocks, no browser, no JavaScript.
+//!
+//! Time arrives as an argument ([`Millis`], the client's wall clock) and every effect
+//! leaves as an [`Output`] for a driver to perform. See [`Session`] for the contract.
+
+pub mod backoff;
+pub mod base64url;
+pub mod errors;
+pub mod gate;
+pub mod json;
+pub mod session;
+pub mod state;
+pub mod timers;
+pub mod token;
+
+
+/// Milliseconds since the Unix epoch on the client's clock (`Date.now()` in a browser).
+pub type Millis = u64;
+
+pub use errors::{AuthError, ErrorCode, TokenError};
+pub use gate::{OpDecision, OpId};
+pub use session::{Config, FetchId, FetchOutcome, Generation, Output, Session, TokenNeed, Verdict, WaiterId};
+pub use state::{AuthState, FetchReason, Trace, TraceKind};
+pub use token::{decode, redact, Claims, DecodedToken};

@@ -1,0 +1,674 @@
+//! The session: one state machine for the whole token lifecycle.
+
+use std::collections::VecDeque;
+
+use super::backoff::Backoff;
+use super::errors::{AuthError, ErrorCode};
+use super::gate::{Gate, OpDecision, OpId};
+use super::state::{AuthState, FetchReason, Trace, TraceKind};
+use super::timers::{Timer, TimerTable};
+use super::token::{self, Claims};
+use super::Millis;
+
+/// Identifies one call of the app's `fetchAccessToken`; results for any other id are dropped.
+pub type FetchId = u64;
+/// Numbers the tokens a session adopts, starting at 1; a byte-identical re-fetch keeps its number.
+pub type Generation = u64;
+/// A caller-chosen id for one token request, echoed in [`Output::ResolveToken`].
+pub type WaiterId = u32;
+
+/// Scheduling never lands a refresh sooner than this after receipt (unless the token itself
+/// lives less than twice as long), so a short-lived token cannot cause a refresh storm.
+pub const MIN_REFRESH_DELAY_MS: u64 = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Refresh this long before the token's estimated expiry (convex-js's default is 10 s).
+    pub refresh_leeway_ms: u64,
+    /// Hold operations until the server accepts the first token.
+    pub expect_auth: bool,
+    /// When auth settles as signed out, reject held operations instead of running them unauthenticated.
+    pub reject_held_when_signed_out: bool,
+    /// A callback that has not settled after this long counts as failed.
+    pub fetch_timeout_ms: u64,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Failed startup attempts before `Loading` settles as `Unauthenticated` (retries continue).
+    pub startup_attempts: u32,
+    /// Seeds the backoff jitter.
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            refresh_leeway_ms: 10_000,
+            expect_auth: false,
+            reject_held_when_signed_out: false,
+            fetch_timeout_ms: 30_000,
+            backoff_initial_ms: 1_000,
+            backoff_max_ms: 30_000,
+            startup_attempts: 3,
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// What the app's callback produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchOutcome {
+    Token(String),
+    /// `null` or `undefined`: the user is signed out.
+    SignedOut,
+    /// The callback threw, rejected, or returned something that is not a string.
+    Failed(AuthError),
+}
+
+/// What a token request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenNeed {
+    /// Any usable token (cached if fresh).
+    Current,
+    /// A token newer than the given generation; fetches with `forceRefreshToken: true` unless
+    /// a newer one is already held. `NewerThan(0)` forces a fetch whenever none is held.
+    NewerThan(Generation),
+    /// A fetch with `forceRefreshToken: true`, whatever is held.
+    Forced,
+}
+
+/// The server's verdict on a token it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted,
+    Rejected,
+}
+
+/// Everything the session asks the driver to do or tell, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Command: call `fetchAccessToken({ forceRefreshToken })` and report with `handle_fetch_result(fetch, …)`.
+    FetchToken { fetch: FetchId, force_refresh: bool },
+    /// Command: answer a token request.
+    ResolveToken { waiter: WaiterId, result: Result<Option<(Generation, String)>, AuthError> },
+    /// Command: run these held operations now, in this order.
+    ReleaseOperations(Vec<OpId>),
+    /// Command: fail these held operations with this error.
+    RejectOperations(Vec<OpId>, AuthError),
+    /// Event: a new token replaced the current one; clients holding an older one should get it.
+    TokenChanged { generation: Generation },
+    /// Event: the public state changed (never repeated for the same state and error).
+    StateChanged { state: AuthState, error: Option<AuthError> },
+    /// Event: one line of the timeline, for verbose logs and the demo.
+    Trace(Trace),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenVerdict {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+#[derive(Debug, Clone)]
+struct CurrentToken {
+    raw: String,
+    generation: Generation,
+    claims: Claims,
+    /// `None` for tokens without `exp`: they are never refreshed proactively.
+    expires_at: Option<Millis>,
+    refresh_at: Option<Millis>,
+    verdict: TokenVerdict,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    id: FetchId,
+    force: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Waiter {
+    id: WaiterId,
+    need: TokenNeed,
+}
+
+/// The client-side token lifecycle of one app, as a deterministic state machine.
+///
+/// # Contract
+/// - **Getters**: [`state`](Self::state), [`error`](Self::error), [`claims`](Self::claims),
+///   [`generation`](Self::generation), [`expires_at`](Self::expires_at),
+///   [`refresh_at`](Self::refresh_at), [`is_holding_operations`](Self::is_holding_operations).
+/// - **Inputs** (`handle_*`, each taking `now`): [`handle_fetch_result`](Self::handle_fetch_result),
+///   [`handle_token_request`](Self::handle_token_request), [`handle_server_verdict`](Self::handle_server_verdict),
+///   [`handle_timeout`](Self::handle_timeout), [`handle_wake`](Self::handle_wake).
+/// - **Mutators**: [`start`](Self::start), [`attach_client`](Self::attach_client),
+///   [`submit_operation`](Self::submit_operation), [`cancel_operation`](Self::cancel_operation),
+///   [`sign_out`](Self::sign_out), [`dispose`](Self::dispose).
+/// - **Outputs**: [`poll`](Self::poll) drains [`Output`]s in order; [`poll_timeout`](Self::poll_timeout)
+///   is the one deadline at which to call `handle_timeout`.
+///
+/// After any input or mutator, the driver drains `poll()` until `None`, performs the commands,
+/// then re-arms its single timer from `poll_timeout()`. Early or repeated `handle_timeout`
+/// calls are harmless no-ops.
+#[derive(Debug, Clone)]
+pub struct Session {
+    config: Config,
+    state: AuthState,
+    error: Option<AuthError>,
+    current: Option<CurrentToken>,
+    generation: Generation,
+    next_fetch: FetchId,
+    in_flight: Option<InFlight>,
+    waiters: Vec<Waiter>,
+    backoff: Backoff,
+    /// Failed fetches since the last success.
+    failures: u32,
+    last_failure: Option<AuthError>,
+    /// Whether the pending retry should be a forced fetch.
+    retry_forced: bool,
+    /// Rejections since the last acceptance; the second one settles as unauthenticated.
+    rejections: u32,
+    /// Client clock minus issuer clock, learnt from a freshly forced token's `iat`.
+    skew_ms: Option<i64>,
+    client_attached: bool,
+    gate: Gate,
+    timers: TimerTable,
+    outputs: VecDeque<Output>,
+    disposed: bool,
+}
+
+impl Session {
+    pub fn new(config: Config) -> Self {
+        Session {
+            backoff: Backoff::new(config.backoff_initial_ms, config.backoff_max_ms, config.seed),
+            gate: Gate::new(config.expect_auth),
+            config,
+            state: AuthState::Loading,
+            error: None,
+            current: None,
+            generation: 0,
+            next_fetch: 1,
+            in_flight: None,
+            waiters: Vec::new(),
+            failures: 0,
+            last_failure: None,
+            retry_forced: false,
+            rejections: 0,
+            skew_ms: None,
+            client_attached: false,
+            timers: TimerTable::default(),
+            outputs: VecDeque::new(),
+            disposed: false,
+        }
+    }
+
+    // ---- getters ----
+
+    pub fn state(&self) -> AuthState {
+        self.state
+    }
+
+    pub fn error(&self) -> Option<AuthError> {
+        self.error
+    }
+
+    pub fn claims(&self) -> Option<&Claims> {
+        self.current.as_ref().map(|token| &token.claims)
+    }
+
+    /// The generation of the current token (0 when none is held).
+    pub fn generation(&self) -> Generation {
+        self.current.as_ref().map_or(0, |token| token.generation)
+    }
+
+    pub fn expires_at(&self) -> Option<Millis> {
+        self.current.as_ref().and_then(|token| token.expires_at)
+    }
+
+    pub fn refresh_at(&self) -> Option<Millis> {
+        self.current.as_ref().and_then(|token| token.refresh_at)
+    }
+
+    pub fn is_holding_operations(&self) -> bool {
+        self.gate.is_holding()
+    }
+
+    pub fn is_fetching(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    // ---- outputs ----
+
+    pub fn poll(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.timers.next_deadline()
+    }
+
+    // ---- mutators ----
+
+    /// Starts the first fetch. Calling it again, or after a token is held, does nothing.
+    pub fn start(&mut self, now: Millis) {
+        if !self.disposed && self.current.is_none() && self.in_flight.is_none() && self.state == AuthState::Loading {
+            self.start_fetch(now, false, FetchReason::Startup);
+        }
+    }
+
+    /// Declares that a client reports server verdicts: `Authenticated` then waits for acceptance.
+    pub fn attach_client(&mut self) {
+        self.client_attached = true;
+    }
+
+    pub fn submit_operation(&mut self, op: OpId) -> OpDecision {
+        let decision = self.gate.submit(op);
+        if decision == OpDecision::Hold {
+            self.trace(TraceKind::OperationsHeld, None, Some(1), None);
+        }
+        decision
+    }
+
+    /// Drops a held operation so it is never released. True if it was held.
+    pub fn cancel_operation(&mut self, op: OpId) -> bool {
+        self.gate.cancel(op)
+    }
+
+    /// Signs out: drops the token and any fetch in flight (its result will be ignored) and settles
+    /// as `Unauthenticated` without an error.
+    pub fn sign_out(&mut self, _now: Millis) {
+        if self.disposed {
+            return;
+        }
+        self.in_flight = None;
+        self.timers.stop_all();
+        self.failures = 0;
+        self.settle_unauthenticated(None);
+    }
+
+    /// Ends the session: pending requests and held operations fail with `disposed`, late results are ignored.
+    pub fn dispose(&mut self) {
+        if self.disposed {
+            return;
+        }
+        self.disposed = true;
+        self.in_flight = None;
+        self.timers.stop_all();
+        let error = AuthError::new(ErrorCode::Disposed, "the session was disposed");
+        self.resolve_all_waiters(Err(error));
+        let held = self.gate.open();
+        if !held.is_empty() {
+            self.outputs.push_back(Output::RejectOperations(held, error));
+        }
+    }
+
+    // ---- inputs ----
+
+    pub fn handle_fetch_result(&mut self, now: Millis, fetch: FetchId, outcome: FetchOutcome) {
+        let Some(in_flight) = self.in_flight.filter(|f| f.id == fetch && !self.disposed) else {
+            self.trace(TraceKind::StaleResultDropped, None, None, None);
+            return;
+        };
+        self.in_flight = None;
+        self.timers.stop(Timer::FetchTimeout);
+        match outcome {
+            FetchOutcome::SignedOut => {
+                self.trace(TraceKind::FetchSignedOut, None, None, None);
+                self.failures = 0;
+                self.timers.stop_all();
+                self.settle_unauthenticated(None);
+            }
+            FetchOutcome::Failed(error) => self.on_fetch_failure(now, in_flight.force, error),
+            FetchOutcome::Token(raw) => match token::decode(&raw) {
+                Ok(decoded) => self.adopt(now, raw, decoded.claims, in_flight.force),
+                Err(error) => self.on_fetch_failure(now, in_flight.force, error.into()),
+            },
+        }
+    }
+
+    /// Asks for a token on behalf of `waiter`; the answer comes as [`Output::ResolveToken`],
+    /// at once when a usable token is held.
+    pub fn handle_token_request(&mut self, now: Millis, waiter: WaiterId, need: TokenNeed) {
+        if self.disposed {
+            let error = AuthError::new(ErrorCode::Disposed, "the session was disposed");
+            self.outputs.push_back(Output::ResolveToken { waiter, result: Err(error) });
+            return;
+        }
+        let usable = self.usable_generation(now);
+        let satisfied = match need {
+            TokenNeed::Current => usable.is_some(),
+            TokenNeed::NewerThan(held) => usable.is_some_and(|generation| generation > held),
+            TokenNeed::Forced => false,
+        };
+        if satisfied {
+            let result = self.current.as_ref().map(|t| (t.generation, t.raw.clone()));
+            self.outputs.push_back(Output::ResolveToken { waiter, result: Ok(result) });
+            return;
+        }
+        self.waiters.push(Waiter { id: waiter, need });
+        let force = need != TokenNeed::Current || self.current.is_some();
+        self.start_fetch(now, force, FetchReason::Requested);
+    }
+
+    /// Reports the server's verdict on the token of `generation`. Verdicts on any other token are ignored.
+    pub fn handle_server_verdict(&mut self, now: Millis, generation: Generation, verdict: Verdict) {
+        if self.disposed {
+            return;
+        }
+        let Some(current) = self.current.as_mut().filter(|t| t.generation == generation) else {
+            self.trace(TraceKind::StaleVerdictIgnored, None, None, None);
+            return;
+        };
+        let tail = Some(token::redact(&current.raw));
+        match verdict {
+            Verdict::Accepted => {
+                let first = current.verdict != TokenVerdict::Accepted;
+                current.verdict = TokenVerdict::Accepted;
+                self.rejections = 0;
+                if first {
+                    self.trace(TraceKind::ServerAccepted, tail, None, None);
+                }
+                self.set_state(AuthState::Authenticated, None);
+                self.open_gate_releasing();
+            }
+            Verdict::Rejected => {
+                if current.verdict == TokenVerdict::Rejected {
+                    return;
+                }
+                current.verdict = TokenVerdict::Rejected;
+                self.rejections += 1;
+                self.trace(TraceKind::ServerRejected, tail, None, None);
+                if self.rejections >= 2 {
+                    self.timers.stop_all();
+                    self.in_flight = None;
+                    let error = AuthError::new(
+                        ErrorCode::TokenRejected,
+                        "the server rejected the token and its forced replacement; check the server's auth config",
+                    );
+                    self.settle_unauthenticated(Some(error));
+                } else {
+                    self.start_fetch(now, true, FetchReason::Rejected);
+                }
+            }
+        }
+    }
+
+    /// Runs whatever timers are due at `now`. Spurious calls do nothing.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        while let Some(timer) = self.timers.take_due(now) {
+            if self.disposed {
+                return;
+            }
+            match timer {
+                Timer::FetchTimeout => {
+                    if let Some(in_flight) = self.in_flight.take() {
+                        let error = AuthError::new(ErrorCode::FetchTimeout, "fetchAccessToken did not settle in time");
+                        self.on_fetch_failure(now, in_flight.force, error);
+                    }
+                }
+                Timer::Retry => self.start_fetch(now, self.retry_forced, FetchReason::Retry),
+                Timer::Refresh => self.start_fetch(now, true, FetchReason::Proactive),
+                Timer::Expiry => {
+                    if self.failures > 0 && self.in_flight.is_none() {
+                        let error = self.last_failure.unwrap_or(AuthError::new(
+                            ErrorCode::TokenExpired,
+                            "the token expired and could not be refreshed",
+                        ));
+                        self.current = None;
+                        self.settle_unauthenticated(Some(error));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The page became visible, came back online or was restored: timers may have slept past
+    /// their deadlines, and a failing fetch deserves an immediate retry.
+    pub fn handle_wake(&mut self, now: Millis) {
+        if self.timers.get(Timer::Retry).is_some() {
+            self.timers.set(Timer::Retry, now);
+        }
+        self.handle_timeout(now);
+    }
+
+    // ---- internals ----
+
+    fn usable_generation(&self, now: Millis) -> Option<Generation> {
+        let token = self.current.as_ref()?;
+        let fresh = token.refresh_at.is_none_or(|at| now < at);
+        (token.verdict != TokenVerdict::Rejected && fresh).then_some(token.generation)
+    }
+
+    fn start_fetch(&mut self, now: Millis, force: bool, reason: FetchReason) {
+        if self.in_flight.is_some() {
+            // Single flight: join the fetch under way. If it is unforced and returns a cached
+            // token, waiters that need a newer one get their own forced fetch when it lands.
+            return;
+        }
+        let id = self.next_fetch;
+        self.next_fetch += 1;
+        self.in_flight = Some(InFlight { id, force });
+        self.timers.stop(Timer::Refresh);
+        self.timers.stop(Timer::Retry);
+        self.timers.set(Timer::FetchTimeout, now.saturating_add(self.config.fetch_timeout_ms));
+        self.trace(TraceKind::FetchStarted(reason, force), None, None, None);
+        self.outputs.push_back(Output::FetchToken { fetch: id, force_refresh: force });
+    }
+
+    /// Estimated ms of validity left. A token fetched with `forceRefreshToken: true` was minted
+    /// moments ago, so its whole lifetime `exp - iat` counts from receipt whatever our clock says.
+    /// Others (a provider's cache) are aged on the client clock, corrected by the skew learnt from
+    /// forced tokens; a token that looks issued in the future counts as just issued, so a clock
+    /// running behind never delays a refresh past the issuer's intent.
+    fn remaining_ms(&self, now: Millis, claims: &Claims, minted_now: bool) -> Option<u64> {
+        let exp_ms = claims.exp? * 1000;
+        let issuer_now = (now as i64).saturating_sub(self.skew_ms.unwrap_or(0));
+        Some(match (claims.lifetime_seconds(), claims.iat) {
+            (Some(lifetime), _) if minted_now => lifetime * 1000,
+            (Some(lifetime), Some(iat)) => {
+                let age = issuer_now.saturating_sub((iat * 1000) as i64).max(0) as u64;
+                (lifetime * 1000).saturating_sub(age)
+            }
+            _ => (exp_ms as i64).saturating_sub(issuer_now).max(0) as u64,
+        })
+    }
+
+    /// Whether a token straight from the provider's cache is too far gone to send: little
+    /// of the leeway left, or (for tokens living less than two leeways) over half its life used.
+    fn is_stale(&self, remaining: u64, claims: &Claims) -> bool {
+        let leeway = self.config.refresh_leeway_ms;
+        let threshold = claims.lifetime_seconds().map_or(leeway, |lifetime| leeway.min(lifetime * 500));
+        remaining <= threshold
+    }
+
+    fn adopt(&mut self, now: Millis, raw: String, claims: Claims, forced: bool) {
+        let previous = self.current.as_ref();
+        let same_as_current = previous.is_some_and(|t| t.raw == raw);
+        if same_as_current && previous.is_some_and(|t| t.verdict == TokenVerdict::Rejected) {
+            self.timers.stop_all();
+            let error = AuthError::new(
+                ErrorCode::TokenRejected,
+                "the forced refresh returned the token the server had just rejected",
+            );
+            self.current = None;
+            self.settle_unauthenticated(Some(error));
+            return;
+        }
+        if forced && !same_as_current {
+            if let Some(iat) = claims.iat {
+                // A forced token was minted moments ago: its iat tells how far our clock is off.
+                self.skew_ms = Some((now as i64).saturating_sub((iat * 1000) as i64));
+            }
+        }
+        let remaining = self.remaining_ms(now, &claims, forced && !same_as_current);
+        let leeway = self.config.refresh_leeway_ms;
+        if !forced && !same_as_current && remaining.is_some_and(|left| self.is_stale(left, &claims)) {
+            // A cached token near its end: one forced fetch instead of sending it.
+            self.start_fetch(now, true, FetchReason::Stale);
+            return;
+        }
+        self.failures = 0;
+        self.last_failure = None;
+        self.timers.stop(Timer::Retry);
+
+        let tail = Some(token::redact(&raw));
+        let mut refresh_at = remaining.map(|left| {
+            let delay = if left > leeway { left - leeway } else { left / 2 };
+            now.saturating_add(delay.max(MIN_REFRESH_DELAY_MS.min(left / 2)))
+        });
+        if let Some(at) = refresh_at {
+            if at <= now.saturating_add(MIN_REFRESH_DELAY_MS) && (forced || same_as_current) {
+                // Refreshing again at once would get the same answer: back off instead.
+                refresh_at = Some(now.saturating_add(self.backoff.next_delay_ms()));
+            } else {
+                self.backoff.reset();
+            }
+        }
+        let expires_at = remaining.map(|left| now.saturating_add(left));
+
+        if same_as_current {
+            self.trace(TraceKind::SameTokenReturned, tail.clone(), None, None);
+            if let Some(current) = self.current.as_mut() {
+                current.refresh_at = refresh_at;
+                current.expires_at = expires_at;
+            }
+        } else {
+            self.generation += 1;
+            self.current = Some(CurrentToken {
+                raw,
+                generation: self.generation,
+                claims,
+                expires_at,
+                refresh_at,
+                verdict: TokenVerdict::Pending,
+            });
+            self.trace(TraceKind::TokenAdopted, tail, remaining, None);
+            self.outputs.push_back(Output::TokenChanged { generation: self.generation });
+        }
+        match refresh_at {
+            Some(at) => {
+                self.timers.set(Timer::Refresh, at);
+                self.trace(TraceKind::RefreshScheduled, None, Some(at.saturating_sub(now)), None);
+            }
+            None => self.timers.stop(Timer::Refresh),
+        }
+        match expires_at {
+            Some(at) => self.timers.set(Timer::Expiry, at),
+            None => self.timers.stop(Timer::Expiry),
+        }
+
+        if !self.client_attached {
+            self.set_state(AuthState::Authenticated, None);
+        }
+        self.resolve_waiters_after_fetch(now, forced);
+    }
+
+    fn resolve_waiters_after_fetch(&mut self, now: Millis, forced: bool) {
+        let Some((generation, raw)) = self.current.as_ref().map(|t| (t.generation, t.raw.clone())) else {
+            return;
+        };
+        let mut still_waiting = Vec::new();
+        for waiter in std::mem::take(&mut self.waiters) {
+            let needs_newer = match waiter.need {
+                TokenNeed::Current => false,
+                TokenNeed::NewerThan(held) => held >= generation,
+                // A forced waiter is satisfied by any forced fetch that completes after it asked.
+                TokenNeed::Forced => !forced,
+            };
+            // Only an unforced fetch can be improved on; a forced one that returned the same token is final.
+            if needs_newer && !forced {
+                still_waiting.push(waiter);
+            } else {
+                let result = Ok(Some((generation, raw.clone())));
+                self.outputs.push_back(Output::ResolveToken { waiter: waiter.id, result });
+            }
+        }
+        if !still_waiting.is_empty() {
+            self.waiters = still_waiting;
+            self.start_fetch(now, true, FetchReason::Requested);
+        }
+    }
+
+    fn on_fetch_failure(&mut self, now: Millis, forced: bool, error: AuthError) {
+        self.failures += 1;
+        self.last_failure = Some(error);
+        self.retry_forced = forced;
+        let token_valid = self.current.as_ref().is_some_and(|t| {
+            t.verdict != TokenVerdict::Rejected && t.expires_at.is_none_or(|at| now < at)
+        });
+        let keep_loading = self.state == AuthState::Loading && self.failures < self.config.startup_attempts;
+        let delay = self.backoff.next_delay_ms();
+        self.trace(TraceKind::FetchFailed, None, None, Some(error));
+        self.trace(TraceKind::RetryScheduled, None, Some(delay), None);
+        self.timers.set(Timer::Retry, now.saturating_add(delay));
+        if token_valid {
+            // Callers content with the current token need not wait for the retry.
+            self.resolve_current_waiters();
+        } else if !keep_loading {
+            // Retries go on in the background so the session recovers when the issuer does.
+            self.current = None;
+            self.settle_unauthenticated(Some(error));
+        }
+    }
+
+    /// Moves to `Unauthenticated`, answers every waiter and settles the gate.
+    fn settle_unauthenticated(&mut self, error: Option<AuthError>) {
+        self.current = None;
+        self.rejections = 0;
+        self.timers.stop(Timer::Refresh);
+        self.timers.stop(Timer::Expiry);
+        self.set_state(AuthState::Unauthenticated, error);
+        self.resolve_all_waiters(error.map_or(Ok(None), Err));
+        let held = self.gate.open();
+        if held.is_empty() {
+            return;
+        }
+        if self.config.reject_held_when_signed_out {
+            let error = AuthError::new(ErrorCode::SignedOut, "auth settled as signed out while the operation was held");
+            self.trace(TraceKind::OperationsRejected, None, Some(held.len() as u64), None);
+            self.outputs.push_back(Output::RejectOperations(held, error));
+        } else {
+            self.trace(TraceKind::OperationsReleased, None, Some(held.len() as u64), None);
+            self.outputs.push_back(Output::ReleaseOperations(held));
+        }
+    }
+
+    fn open_gate_releasing(&mut self) {
+        let held = self.gate.open();
+        if !held.is_empty() {
+            self.trace(TraceKind::OperationsReleased, None, Some(held.len() as u64), None);
+            self.outputs.push_back(Output::ReleaseOperations(held));
+        }
+    }
+
+    fn resolve_current_waiters(&mut self) {
+        let Some((generation, raw)) = self.current.as_ref().map(|t| (t.generation, t.raw.clone())) else {
+            return;
+        };
+        let (current, others): (Vec<Waiter>, Vec<Waiter>) =
+            std::mem::take(&mut self.waiters).into_iter().partition(|w| w.need == TokenNeed::Current);
+        self.waiters = others;
+        for waiter in current {
+            let result = Ok(Some((generation, raw.clone())));
+            self.outputs.push_back(Output::ResolveToken { waiter: waiter.id, result });
+        }
+    }
+
+    fn resolve_all_waiters(&mut self, result: Result<Option<(Generation, String)>, AuthError>) {
+        for waiter in std::mem::take(&mut self.waiters) {
+            self.outputs.push_back(Output::ResolveToken { waiter: waiter.id, result: result.clone() });
+        }
+    }
+
+    fn set_state(&mut self, state: AuthState, error: Option<AuthError>) {
+        if self.state != state || self.error != error {
+            self.state = state;
+            self.error = error;
+            self.outputs.push_back(Output::StateChanged { state, error });
+        }
+    }
+
+    fn trace(&mut self, kind: TraceKind, token_tail: Option<String>, millis: Option<u64>, error: Option<AuthError>) {
+        self.outputs.push_back(Output::Trace(Trace { kind, token_tail, millis, error }));
+    }
+}
