@@ -1,6 +1,166 @@
 //! authlane: the client token lifecycle for realtime websocket clients.
 //!
-//! `core` is sans-IO and builds everywhere; `web` (the browser driver) and the
-//! `#[wasm_bindgen]` surface exist only on wasm32.
+//! `core` is sans-IO and builds everywhere (`cargo test` runs it natively); `web`, the browser
+//! driver, and the `#[wasm_bindgen]` surface below exist only on wasm32. The surface is thin:
+//! argument conversion and one call into the driver per method.
 
 pub mod core;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+#[cfg(target_arch = "wasm32")]
+mod surface {
+    use std::rc::Rc;
+
+    use js_sys::{Function, Object, Reflect};
+    use wasm_bindgen::prelude::*;
+
+    use crate::core::{self, Config, OpDecision, TokenNeed, Verdict};
+    use crate::web::{clock, driver::Driver};
+
+    /// One auth session; the TypeScript `createAuth` owns it.
+    #[wasm_bindgen]
+    pub struct WasmSession {
+        driver: Rc<Driver>,
+    }
+
+    fn millis(value: f64, fallback: u64) -> u64 {
+        if value.is_finite() && value >= 0.0 { value as u64 } else { fallback }
+    }
+
+    #[wasm_bindgen]
+    impl WasmSession {
+        /// `on_output(kind, ...values)` receives every output; see `pkg/src/session.ts`.
+        #[wasm_bindgen(constructor)]
+        pub fn new(
+            fetch_access_token: Function,
+            on_output: Function,
+            refresh_leeway_ms: f64,
+            expect_auth: bool,
+            reject_held_when_signed_out: bool,
+            fetch_timeout_ms: f64,
+        ) -> WasmSession {
+            let defaults = Config::default();
+            let config = Config {
+                refresh_leeway_ms: millis(refresh_leeway_ms, defaults.refresh_leeway_ms),
+                expect_auth,
+                reject_held_when_signed_out,
+                fetch_timeout_ms: millis(fetch_timeout_ms, defaults.fetch_timeout_ms),
+                seed: clock::random_seed(),
+                ..defaults
+            };
+            WasmSession { driver: Driver::new(config, fetch_access_token, on_output) }
+        }
+
+        pub fn start(&self) {
+            self.driver.with_session(|session, now| session.start(now));
+        }
+
+        pub fn state(&self) -> String {
+            self.driver.session().state().as_str().into()
+        }
+
+        pub fn generation(&self) -> f64 {
+            self.driver.session().generation() as f64
+        }
+
+        #[wasm_bindgen(js_name = expiresAt)]
+        pub fn expires_at(&self) -> Option<f64> {
+            self.driver.session().expires_at().map(|ms| ms as f64)
+        }
+
+        #[wasm_bindgen(js_name = refreshAt)]
+        pub fn refresh_at(&self) -> Option<f64> {
+            self.driver.session().refresh_at().map(|ms| ms as f64)
+        }
+
+        /// The current token's registered claims, or `null`.
+        pub fn claims(&self) -> JsValue {
+            self.driver.session().claims().map_or(JsValue::NULL, claims_object)
+        }
+
+        /// `need`: 0 = current, 1 = newer than `held`, 2 = forced.
+        #[wasm_bindgen(js_name = requestToken)]
+        pub fn request_token(&self, waiter: u32, need: u8, held: f64) {
+            let need = match need {
+                0 => TokenNeed::Current,
+                1 => TokenNeed::NewerThan(millis(held, 0)),
+                _ => TokenNeed::Forced,
+            };
+            self.driver.with_session(|session, now| session.handle_token_request(now, waiter, need));
+        }
+
+        #[wasm_bindgen(js_name = serverVerdict)]
+        pub fn server_verdict(&self, generation: f64, accepted: bool) {
+            let verdict = if accepted { Verdict::Accepted } else { Verdict::Rejected };
+            self.driver.with_session(|session, now| session.handle_server_verdict(now, millis(generation, 0), verdict));
+        }
+
+        #[wasm_bindgen(js_name = attachClient)]
+        pub fn attach_client(&self) {
+            self.driver.with_session(|session, _| session.attach_client());
+        }
+
+        /// True when the operation may run now; false when it is held.
+        #[wasm_bindgen(js_name = submitOperation)]
+        pub fn submit_operation(&self, op: u32) -> bool {
+            self.driver.with_session(|session, _| session.submit_operation(op)) == OpDecision::Run
+        }
+
+        #[wasm_bindgen(js_name = cancelOperation)]
+        pub fn cancel_operation(&self, op: u32) -> bool {
+            self.driver.with_session(|session, _| session.cancel_operation(op))
+        }
+
+        #[wasm_bindgen(js_name = signOut)]
+        pub fn sign_out(&self) {
+            self.driver.with_session(|session, now| session.sign_out(now));
+        }
+
+        pub fn wake(&self) {
+            self.driver.with_session(|session, now| session.handle_wake(now));
+        }
+
+        pub fn dispose(&self) {
+            self.driver.shut_down();
+        }
+    }
+
+    /// Decodes a JWT's header and registered claims without verifying it. Throws
+    /// `{ code: "malformed_token", message }` for anything that is not a JWT.
+    #[wasm_bindgen(js_name = decodeToken)]
+    pub fn decode_token(token: &str) -> Result<JsValue, JsValue> {
+        match core::decode(token) {
+            Ok(decoded) => {
+                let out: Object = claims_object(&decoded.claims).unchecked_into();
+                set(&out, "alg", decoded.header.alg.map(JsValue::from));
+                set(&out, "kid", decoded.header.kid.map(JsValue::from));
+                set(&out, "typ", decoded.header.typ.map(JsValue::from));
+                Ok(out.into())
+            }
+            Err(error) => {
+                let out = Object::new();
+                set(&out, "code", Some("malformed_token".into()));
+                set(&out, "message", Some(error.describe().into()));
+                Err(out.into())
+            }
+        }
+    }
+
+    fn claims_object(claims: &core::Claims) -> JsValue {
+        let out = Object::new();
+        let seconds = |value: Option<u64>| value.map(|s| JsValue::from(s as f64));
+        set(&out, "iss", claims.iss.as_deref().map(JsValue::from));
+        set(&out, "sub", claims.sub.as_deref().map(JsValue::from));
+        let aud: js_sys::Array = claims.aud.iter().map(|a| JsValue::from(a.as_str())).collect();
+        set(&out, "aud", Some(aud.into()));
+        set(&out, "exp", seconds(claims.exp));
+        set(&out, "iat", seconds(claims.iat));
+        set(&out, "nbf", seconds(claims.nbf));
+        out.into()
+    }
+
+    fn set(target: &Object, key: &str, value: Option<JsValue>) {
+        let _ = Reflect::set(target, &JsValue::from_str(key), &value.unwrap_or(JsValue::NULL));
+    }
+}

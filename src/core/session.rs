@@ -70,7 +70,8 @@ pub enum TokenNeed {
     /// Any usable token (cached if fresh).
     Current,
     /// A token newer than the given generation; fetches with `forceRefreshToken: true` unless
-    /// a newer one is already held. `NewerThan(0)` forces a fetch whenever none is held.
+    /// a newer one is already held. While `Unauthenticated` it answers at once (`None` or the
+    /// settled error) and never fetches: only `Current`/`Forced` requests reopen a settled session.
     NewerThan(Generation),
     /// A fetch with `forceRefreshToken: true`, whatever is held.
     Forced,
@@ -332,6 +333,13 @@ impl Session {
         if self.disposed {
             let error = AuthError::new(ErrorCode::Disposed, "the session was disposed");
             self.outputs.push_back(Output::ResolveToken { waiter, result: Err(error) });
+            return;
+        }
+        if matches!(need, TokenNeed::NewerThan(_)) && self.state == AuthState::Unauthenticated {
+            // A client asking to replace its token cannot reopen a settled session (that is how
+            // rejection loops start); the app restarts it with a `Current` or `Forced` request.
+            let result = self.error.map_or(Ok(None), Err);
+            self.outputs.push_back(Output::ResolveToken { waiter, result });
             return;
         }
         let usable = self.usable_generation(now);

@@ -1,0 +1,45 @@
+// Verbose logging and the trace stream. Tokens arrive here already redacted by the core
+// (an ellipsis and their last six characters); nothing in this file ever sees a whole token.
+import type { AuthlaneError } from "./errors.js";
+
+/** One timeline event, as `onTrace` receives it. */
+export interface TraceEvent {
+  /** `Date.now()` when it happened. */
+  at: number;
+  /** e.g. `fetch_started`, `token_adopted`, `refresh_scheduled`, `server_accepted`, `operations_released`. */
+  kind: string;
+  /** `…` and the last six characters of the token concerned, when there is one. */
+  tokenTail: string | null;
+  /** A delay, lifetime or count, depending on the kind. */
+  value: number | null;
+  /** The error code, for failures. */
+  code: string | null;
+  /** Extra detail, e.g. `proactive,forced` for `fetch_started`. */
+  detail: string | null;
+}
+
+export interface Logger {
+  trace(kind: string, tokenTail: string | null, value: number | null, code: string | null, detail: string | null): void;
+  state(status: string, error: AuthlaneError | null): void;
+}
+
+export function createLogger(verbose: boolean | ((line: string) => void) | undefined, onTrace?: (event: TraceEvent) => void): Logger {
+  const sink = typeof verbose === "function" ? verbose : verbose ? (line: string) => console.debug(line) : null;
+  return {
+    trace(kind, tokenTail, value, code, detail) {
+      if (sink) {
+        const parts = [`[authlane] ${kind}`];
+        if (detail) parts.push(`(${detail})`);
+        if (tokenTail) parts.push(tokenTail);
+        if (value !== null) parts.push(String(value));
+        if (code) parts.push(code);
+        sink(parts.join(" "));
+      }
+      onTrace?.({ at: Date.now(), kind, tokenTail, value, code, detail });
+    },
+    state(status, error) {
+      sink?.(`[authlane] state → ${status}${error ? ` (${error.code}: ${error.message})` : ""}`);
+      onTrace?.({ at: Date.now(), kind: "state", tokenTail: null, value: null, code: error?.code ?? null, detail: status });
+    },
+  };
+}

@@ -1,0 +1,11 @@
+//! The browser driver: the only Rust that touches web APIs.
+//!
+//! It owns a [`crate::core::Session`], feeds it the clock, the app's callback results, timer
+//! fires and page wake-ups, and performs its outputs. JavaScript hears about outputs through a
+//! single `onOutput` function so the TypeScript face can keep promises and operations.
+
+pub mod clock;
+pub mod driver;
+pub mod fetch;
+pub mod timer;
+pub mod wake;
