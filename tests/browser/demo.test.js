@@ -1,0 +1,34 @@
+// The demo a newcomer runs: it loads the built package, authenticates, and survives a sign-out.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { launchChromium } from "../support/chromium.js";
+import { startStaticServer } from "../support/static-server.js";
+
+let browser;
+let server;
+
+before(async () => {
+  server = await startStaticServer(["www", "pkg"]);
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test("the demo page authenticates, shows the timeline, and signs out", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(`${server.origin}/www/`);
+  await page.waitForFunction(() => document.getElementById("status").textContent === "authenticated");
+  assert.equal(await page.textContent("#subject"), "user_demo");
+  assert.equal(await page.textContent("#calls"), "1", "startup costs one issuer call");
+  const kinds = await page.$$eval("#timeline code", (cells) => cells.map((cell) => cell.textContent));
+  assert.ok(kinds.includes("token_adopted") && kinds.includes("refresh_scheduled"), kinds.join(","));
+  await page.click("#sign-out");
+  await page.waitForFunction(() => document.getElementById("status").textContent === "unauthenticated");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
