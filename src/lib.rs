@@ -3,14 +3,35 @@
 //! `core` is sans-IO and builds everywhere (`cargo test` runs it natively); `web`, the browser
 //! driver, and the `#[wasm_bindgen]` surface below exist only on wasm32. The surface is thin:
 //! argument conversion and one call into the driver per method.
+//!
+//! The wasm build is `no_std` (+ `alloc`): with its own panic handler and allocator the module
+//! carries neither std's panic-message formatting nor dlmalloc. The core is written against
+//! `core`/`alloc` only, so native builds and tests use std as usual.
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
 
 pub mod core;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
+/// What `std` would provide on wasm32: an allocator, and a panic handler that traps without
+/// formatting (the core is panic-free by test; a trap here would be a bug, not an error path).
+#[cfg(target_arch = "wasm32")]
+mod wasm_runtime {
+    #[global_allocator]
+    static ALLOCATOR: crate::web::allocator::SizeClassAllocator = crate::web::allocator::SizeClassAllocator::new();
+
+    #[panic_handler]
+    fn panic(_: &::core::panic::PanicInfo) -> ! {
+        ::core::arch::wasm32::unreachable()
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 mod surface {
-    use std::rc::Rc;
+    use alloc::rc::Rc;
+    use alloc::string::String;
 
     use js_sys::{Function, Object, Reflect};
     use wasm_bindgen::prelude::*;

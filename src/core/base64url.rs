@@ -3,6 +3,8 @@
 //! Hand-written rather than the `base64` crate: JWT segments need only this one
 //! alphabet and direction, and the crate's engines cost several KB of wasm.
 
+use alloc::vec::Vec;
+
 /// Why a segment is not base64url.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Base64Error {
@@ -25,14 +27,7 @@ fn sextet(byte: u8) -> Option<u32> {
 
 /// Decodes base64url, with or without trailing `=` padding.
 pub fn decode(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
-    let mut end = input.len();
-    while end > 0 && input[end - 1] == b'=' {
-        end -= 1;
-    }
-    if input.len() - end > 2 {
-        return Err(Base64Error::InvalidByte);
-    }
-    let data = &input[..end];
+    let data = input.strip_suffix(b"==").or_else(|| input.strip_suffix(b"=")).unwrap_or(input);
     if data.len() % 4 == 1 {
         return Err(Base64Error::InvalidLength);
     }
@@ -45,7 +40,7 @@ pub fn decode(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
         // Left-align a short final chunk so its bytes sit in the top positions.
         acc <<= 6 * (4 - chunk.len() as u32);
         let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
-        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+        out.extend(bytes.into_iter().take(chunk.len() - 1));
     }
     Ok(out)
 }

@@ -2,6 +2,8 @@
 //!
 //! The gate only orders opaque operation ids; the driver keeps the operations themselves.
 
+use alloc::vec::Vec;
+
 /// An operation on the wrapped client, numbered by the caller in call order.
 pub type OpId = u32;
 

@@ -6,6 +6,9 @@
 //! [`MAX_DEPTH`], so hostile input yields an error instead of a stack overflow.
 //! Written by hand (not serde_json) to keep the wasm small.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// Nesting deeper than this is refused.
 pub const MAX_DEPTH: usize = 32;
 
@@ -132,7 +135,7 @@ impl Reader<'_> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<JsonValue, JsonError> {
-        if self.input[self.pos..].starts_with(word) {
+        if self.input.get(self.pos..).is_some_and(|rest| rest.starts_with(word)) {
             self.pos += word.len();
             Ok(JsonValue::Other)
         } else {
@@ -177,7 +180,7 @@ impl Reader<'_> {
             self.pos += 1;
         }
         let int_digits = self.pos - digits_start;
-        if int_digits == 0 || (int_digits > 1 && self.input[digits_start] == b'0') {
+        if int_digits == 0 || (int_digits > 1 && self.input.get(digits_start) == Some(&b'0')) {
             return Err(JsonError::Syntax);
         }
         let mut integer = true;

@@ -1,6 +1,8 @@
 //! The session: one state machine for the whole token lifecycle.
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::backoff::Backoff;
 use super::errors::{AuthError, ErrorCode};
@@ -175,6 +177,7 @@ pub struct Session {
     gate: Gate,
     timers: TimerTable,
     outputs: VecDeque<Output>,
+    started: bool,
     disposed: bool,
 }
 
@@ -199,6 +202,7 @@ impl Session {
             client_attached: false,
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
+            started: false,
             disposed: false,
         }
     }
@@ -250,9 +254,13 @@ impl Session {
 
     // ---- mutators ----
 
-    /// Starts the first fetch. Calling it again, or after a token is held, does nothing.
+    /// Starts the first fetch. Only the first call does anything.
     pub fn start(&mut self, now: Millis) {
-        if !self.disposed && self.current.is_none() && self.in_flight.is_none() && self.state == AuthState::Loading {
+        if self.started || self.disposed {
+            return;
+        }
+        self.started = true;
+        if self.current.is_none() && self.in_flight.is_none() && self.state == AuthState::Loading {
             self.start_fetch(now, false, FetchReason::Startup);
         }
     }
@@ -335,7 +343,7 @@ impl Session {
             self.outputs.push_back(Output::ResolveToken { waiter, result: Err(error) });
             return;
         }
-        if matches!(need, TokenNeed::NewerThan(_)) && self.state == AuthState::Unauthenticated {
+        if matches!(need, TokenNeed::NewerThan(_)) && self.state == AuthState::Unauthenticated && self.current.is_none() {
             // A client asking to replace its token cannot reopen a settled session (that is how
             // rejection loops start); the app restarts it with a `Current` or `Forced` request.
             let result = self.error.map_or(Ok(None), Err);
@@ -576,7 +584,7 @@ impl Session {
             return;
         };
         let mut still_waiting = Vec::new();
-        for waiter in std::mem::take(&mut self.waiters) {
+        for waiter in core::mem::take(&mut self.waiters) {
             let needs_newer = match waiter.need {
                 TokenNeed::Current => false,
                 TokenNeed::NewerThan(held) => held >= generation,
@@ -654,7 +662,7 @@ impl Session {
             return;
         };
         let (current, others): (Vec<Waiter>, Vec<Waiter>) =
-            std::mem::take(&mut self.waiters).into_iter().partition(|w| w.need == TokenNeed::Current);
+            core::mem::take(&mut self.waiters).into_iter().partition(|w| w.need == TokenNeed::Current);
         self.waiters = others;
         for waiter in current {
             let result = Ok(Some((generation, raw.clone())));
@@ -663,7 +671,7 @@ impl Session {
     }
 
     fn resolve_all_waiters(&mut self, result: Result<Option<(Generation, String)>, AuthError>) {
-        for waiter in std::mem::take(&mut self.waiters) {
+        for waiter in core::mem::take(&mut self.waiters) {
             self.outputs.push_back(Output::ResolveToken { waiter: waiter.id, result: result.clone() });
         }
     }

@@ -1,5 +1,7 @@
 //! The public auth state and the trace records that verbose logs and the demo timeline show.
 
+use alloc::string::String;
+
 use super::errors::AuthError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

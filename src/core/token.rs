@@ -4,6 +4,10 @@
 //! reads the claims that drive scheduling (`exp`, `iat`) and the ones the app and
 //! diagnostics show (`iss`, `sub`, `aud`, `kid`…).
 
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use super::base64url;
 use super::errors::{Segment, TokenError};
 use super::json::{self, JsonNumber, JsonValue};
@@ -122,9 +126,11 @@ fn string_claim(value: JsonValue, claim: &'static str) -> Result<String, TokenEr
 
 /// The last six characters of a token, prefixed with an ellipsis: all a log line may show.
 pub fn redact(token: &str) -> String {
-    let tail_start = token.char_indices().rev().nth(5).map_or(0, |(index, _)| index);
+    // Built from chars rather than a byte slice: no char-boundary panic path in the wasm.
+    let mut tail: Vec<char> = token.chars().rev().take(6).collect();
+    tail.reverse();
     let mut out = String::from("…");
-    out.push_str(&token[tail_start..]);
+    out.extend(tail);
     out
 }
 

@@ -1,7 +1,8 @@
 //! Runs a [`Session`] in the browser: clock, timer, callback calls, wake-ups, output delivery.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use core::cell::{Cell, Ref, RefCell};
 
 use js_sys::{Array, Function, Uint32Array};
 use wasm_bindgen::prelude::*;
@@ -52,7 +53,7 @@ impl Driver {
     }
 
     /// Read-only access for getters.
-    pub fn session(&self) -> std::cell::Ref<'_, Session> {
+    pub fn session(&self) -> Ref<'_, Session> {
         self.session.borrow()
     }
 

@@ -28,7 +28,7 @@ pub fn call_fetch_access_token(callback: &Function, force_refresh: bool, on_sett
         Err(_) => return on_settled(failed()),
     };
     // One settle closure shared by both branches: whichever runs first takes it.
-    let settle = std::rc::Rc::new(std::cell::Cell::new(Some(on_settled)));
+    let settle = alloc::rc::Rc::new(core::cell::Cell::new(Some(on_settled)));
     let settle_ok = settle.clone();
     let on_value: JsValue = Closure::once_into_js(move |value: JsValue| {
         if let Some(settle) = settle_ok.take() {

@@ -4,6 +4,7 @@
 //! fires and page wake-ups, and performs its outputs. JavaScript hears about outputs through a
 //! single `onOutput` function so the TypeScript face can keep promises and operations.
 
+pub mod allocator;
 pub mod clock;
 pub mod driver;
 pub mod fetch;

@@ -1,6 +1,7 @@
 //! Page wake-ups: a tab that was hidden, offline or frozen in the back/forward cache may have
 //! slept past its timers (browsers throttle or suspend them), so it re-checks on return.
 
+use alloc::vec::Vec;
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 use web_sys::EventTarget;
