@@ -5,7 +5,7 @@ setup:
 	./scripts/setup.sh
 
 build: setup
-	./scripts/build-wasm.sh
+	./scripts/build.sh
 
 test: build test-native test-browser
 

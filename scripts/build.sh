@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the npm package in pkg/: the wasm module, the TypeScript face, and one minified ESM
+# bundle of both JavaScript parts. pkg/wasm, pkg/build and pkg/dist are build products.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=node_modules/.bin
+
+cargo build --release --target wasm32-unknown-unknown
+wasm-bindgen --target web --weak-refs --out-dir pkg/wasm --out-name authlane \
+  target/wasm32-unknown-unknown/release/authlane.wasm
+# wasm-opt from the npm `binaryen` package: Debian's older binaryen emits modules that fail to load.
+"$bin/wasm-opt" -Oz --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+  --enable-reference-types --enable-multivalue \
+  pkg/wasm/authlane_bg.wasm -o pkg/wasm/authlane_bg.wasm
+
+rm -rf pkg/build pkg/dist
+"$bin/tsc" -p pkg/tsconfig.json
+mkdir -p pkg/dist
+# One file for the browser: the TypeScript output and the wasm-bindgen glue, minified. The glue
+# finds the module with new URL("authlane_bg.wasm", import.meta.url), so the wasm sits beside it.
+"$bin/esbuild" pkg/build/index.js --bundle --format=esm --minify --target=es2020 \
+  --legal-comments=none --log-level=warning --outfile=pkg/dist/index.js
+cp pkg/wasm/authlane_bg.wasm pkg/dist/
+cp pkg/build/*.d.ts pkg/dist/
