@@ -402,6 +402,8 @@ impl Fuzz {
             backoff_max_ms: rng.pick(&[30_000, 30_000, 2_000]),
             startup_attempts: rng.range(1, 5) as u32,
             seed: rng.next(),
+            // Single-tab properties; cross-tab sequences are checked in core_cross_tab.rs.
+            ..Config::default()
         };
         let skew_ms = match rng.below(4) {
             0 | 1 => 0,
@@ -571,6 +573,9 @@ impl Fuzz {
                         self.stats.token_rejected += 1;
                     }
                     self.settled = true;
+                }
+                Output::AcquireLock { .. } | Output::ReleaseLock { .. } | Output::Broadcast(_) | Output::Persist(_) => {
+                    panic!("a cross-tab or storage output without cross_tab/persist: {output:?}");
                 }
             }
         }

@@ -8,6 +8,7 @@ pub mod base64url;
 pub mod errors;
 pub mod gate;
 pub mod json;
+pub mod peer_message;
 pub mod session;
 pub mod state;
 pub mod timers;
@@ -19,6 +20,7 @@ pub type Millis = u64;
 
 pub use errors::{AuthError, ErrorCode, TokenError};
 pub use gate::{OpDecision, OpId};
-pub use session::{Config, FetchId, FetchOutcome, Generation, Output, Session, TokenNeed, Verdict, WaiterId};
+pub use peer_message::PeerMessage;
+pub use session::{Config, FetchId, FetchOutcome, Generation, LockId, Output, Session, TokenNeed, Verdict, WaiterId};
 pub use state::{AuthState, FetchReason, Trace, TraceKind};
 pub use token::{decode, redact, Claims, DecodedToken};

@@ -12,12 +12,16 @@ use super::timers::{Timer, TimerTable};
 use super::token::{self, Claims};
 use super::Millis;
 
+mod cross_tab;
+
 /// Identifies one call of the app's `fetchAccessToken`; results for any other id are dropped.
 pub type FetchId = u64;
 /// Numbers the tokens a session adopts, starting at 1; a byte-identical re-fetch keeps its number.
 pub type Generation = u64;
 /// A caller-chosen id for one token request, echoed in [`Output::ResolveToken`].
 pub type WaiterId = u32;
+/// Identifies one request for the cross-tab refresh lock; grants for any other id are given back.
+pub type LockId = u64;
 
 /// Scheduling never lands a refresh sooner than this after receipt (unless the token itself
 /// lives less than twice as long), so a short-lived token cannot cause a refresh storm.
@@ -39,6 +43,14 @@ pub struct Config {
     pub startup_attempts: u32,
     /// Seeds the backoff jitter.
     pub seed: u64,
+    /// Coordinate with the app's other tabs: refresh under a shared lock, share tokens, sign out everywhere.
+    pub cross_tab: bool,
+    /// Cross-tab: waiting longer than this for the lock steals it; holding it longer releases it.
+    pub lock_timeout_ms: u64,
+    /// Cross-tab: after taking the lock, how long peers get to answer a request for their token.
+    pub peer_grace_ms: u64,
+    /// Emit [`Output::Persist`] so the driver can keep the token in storage.
+    pub persist: bool,
 }
 
 impl Default for Config {
@@ -52,6 +64,10 @@ impl Default for Config {
             backoff_max_ms: 30_000,
             startup_attempts: 3,
             seed: 0x5eed,
+            cross_tab: false,
+            lock_timeout_ms: 10_000,
+            peer_grace_ms: 50,
+            persist: false,
         }
     }
 }
@@ -103,6 +119,18 @@ pub enum Output {
     StateChanged { state: AuthState, error: Option<AuthError> },
     /// Event: one line of the timeline, for verbose logs and the demo.
     Trace(Trace),
+    /// Command (cross-tab): request the refresh lock as `lock`. With `steal`, take it from a holder
+    /// that has kept it too long — but only one stealer at a time (drivers queue stealers on a
+    /// second lock), so two impatient tabs never fetch at once. Report the grant with
+    /// `handle_lock_acquired(lock)`, and a grant taken away with `handle_lock_lost(lock)`.
+    AcquireLock { lock: LockId, steal: bool },
+    /// Command (cross-tab): release the lock, or abandon the request if it was not granted yet.
+    ReleaseLock { lock: LockId },
+    /// Command (cross-tab): send this encoded [`PeerMessage`](super::peer_message::PeerMessage) to the app's other tabs.
+    Broadcast(String),
+    /// Command (with `Config::persist`): store this encoded token record, or remove it (`None`).
+    /// Feed a stored record back at startup through `handle_peer_message`.
+    Persist(Option<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,10 +151,25 @@ struct CurrentToken {
     verdict: TokenVerdict,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FetchPhase {
+    /// Cross-tab: waiting for the refresh lock (a peer's token may still make the fetch unnecessary).
+    AwaitingLock,
+    /// Cross-tab: holding the lock, giving peers a moment to answer before fetching.
+    PeerGrace,
+    /// The app's callback is running.
+    Fetching(FetchId),
+}
+
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
-    id: FetchId,
+    phase: FetchPhase,
     force: bool,
+    reason: FetchReason,
+    /// The cross-tab lock this attempt holds or waits for.
+    lock: Option<LockId>,
+    /// The generation current when the need arose: a newer one satisfies it.
+    started_generation: Generation,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -179,6 +222,10 @@ pub struct Session {
     outputs: VecDeque<Output>,
     started: bool,
     disposed: bool,
+    next_lock: LockId,
+    /// The last token the server rejected: a peer offering it again is ignored.
+    last_rejected: Option<String>,
+    ignored_peer_messages: u64,
 }
 
 impl Session {
@@ -204,6 +251,9 @@ impl Session {
             outputs: VecDeque::new(),
             started: false,
             disposed: false,
+            next_lock: 1,
+            last_rejected: None,
+            ignored_peer_messages: 0,
         }
     }
 
@@ -238,8 +288,14 @@ impl Session {
         self.gate.is_holding()
     }
 
+    /// True while a fetch is needed and not yet finished (including, cross-tab, waiting for the lock).
     pub fn is_fetching(&self) -> bool {
         self.in_flight.is_some()
+    }
+
+    /// Cross-tab messages refused as malformed, of another version, or implausible.
+    pub fn ignored_peer_messages(&self) -> u64 {
+        self.ignored_peer_messages
     }
 
     // ---- outputs ----
@@ -285,14 +341,32 @@ impl Session {
 
     /// Signs out: drops the token and any fetch in flight (its result will be ignored) and settles
     /// as `Unauthenticated` without an error.
-    pub fn sign_out(&mut self, _now: Millis) {
+    pub fn sign_out(&mut self, now: Millis) {
         if self.disposed {
             return;
         }
-        self.in_flight = None;
+        if self.config.cross_tab {
+            self.outputs.push_back(Output::Broadcast(super::peer_message::PeerMessage::SignedOut.encode()));
+        }
+        self.sign_out_here(now);
+    }
+
+    /// Signs out this tab only (a peer announced the sign-out).
+    fn sign_out_here(&mut self, _now: Millis) {
+        self.abandon_in_flight();
         self.timers.stop_all();
         self.failures = 0;
+        if self.config.persist {
+            self.outputs.push_back(Output::Persist(None));
+        }
         self.settle_unauthenticated(None);
+    }
+
+    /// Forgets the attempt under way (its late result will be dropped) and gives back its lock.
+    fn abandon_in_flight(&mut self) {
+        if let Some(lock) = self.in_flight.take().and_then(|f| f.lock) {
+            self.outputs.push_back(Output::ReleaseLock { lock });
+        }
     }
 
     /// Ends the session: pending requests and held operations fail with `disposed`, late results are ignored.
@@ -301,7 +375,7 @@ impl Session {
             return;
         }
         self.disposed = true;
-        self.in_flight = None;
+        self.abandon_in_flight();
         self.timers.stop_all();
         let error = AuthError::new(ErrorCode::Disposed, "the session was disposed");
         self.resolve_all_waiters(Err(error));
@@ -314,12 +388,21 @@ impl Session {
     // ---- inputs ----
 
     pub fn handle_fetch_result(&mut self, now: Millis, fetch: FetchId, outcome: FetchOutcome) {
-        let Some(in_flight) = self.in_flight.filter(|f| f.id == fetch && !self.disposed) else {
+        let Some(in_flight) = self.in_flight.filter(|f| f.phase == FetchPhase::Fetching(fetch) && !self.disposed) else {
             self.trace(TraceKind::StaleResultDropped, None, None, None);
             return;
         };
         self.in_flight = None;
         self.timers.stop(Timer::FetchTimeout);
+        self.timers.stop(Timer::LockHold);
+        self.handle_fetch_outcome(now, in_flight, outcome);
+        // Released after the outcome is shared, so peers waiting for the lock hear of the token first.
+        if let Some(lock) = in_flight.lock {
+            self.outputs.push_back(Output::ReleaseLock { lock });
+        }
+    }
+
+    fn handle_fetch_outcome(&mut self, now: Millis, in_flight: InFlight, outcome: FetchOutcome) {
         match outcome {
             FetchOutcome::SignedOut => {
                 self.trace(TraceKind::FetchSignedOut, None, None, None);
@@ -329,7 +412,7 @@ impl Session {
             }
             FetchOutcome::Failed(error) => self.on_fetch_failure(now, in_flight.force, error),
             FetchOutcome::Token(raw) => match token::decode(&raw) {
-                Ok(decoded) => self.adopt(now, raw, decoded.claims, in_flight.force),
+                Ok(decoded) => self.adopt(now, raw, decoded.claims, in_flight),
                 Err(error) => self.on_fetch_failure(now, in_flight.force, error.into()),
             },
         }
@@ -392,11 +475,12 @@ impl Session {
                     return;
                 }
                 current.verdict = TokenVerdict::Rejected;
+                self.last_rejected = Some(current.raw.clone());
                 self.rejections += 1;
                 self.trace(TraceKind::ServerRejected, tail, None, None);
                 if self.rejections >= 2 {
                     self.timers.stop_all();
-                    self.in_flight = None;
+                    self.abandon_in_flight();
                     let error = AuthError::new(
                         ErrorCode::TokenRejected,
                         "the server rejected the token and its forced replacement; check the server's auth config",
@@ -417,11 +501,15 @@ impl Session {
             }
             match timer {
                 Timer::FetchTimeout => {
-                    if let Some(in_flight) = self.in_flight.take() {
+                    if let Some(in_flight) = self.in_flight {
+                        self.abandon_in_flight();
                         let error = AuthError::new(ErrorCode::FetchTimeout, "fetchAccessToken did not settle in time");
                         self.on_fetch_failure(now, in_flight.force, error);
                     }
                 }
+                Timer::LockWait => self.on_lock_wait_timeout(),
+                Timer::PeerGrace => self.on_peer_grace_over(now),
+                Timer::LockHold => self.on_lock_hold_timeout(),
                 Timer::Retry => self.start_fetch(now, self.retry_forced, FetchReason::Retry),
                 Timer::Refresh => self.start_fetch(now, true, FetchReason::Proactive),
                 Timer::Expiry => {
@@ -461,12 +549,30 @@ impl Session {
             // token, waiters that need a newer one get their own forced fetch when it lands.
             return;
         }
-        let id = self.next_fetch;
-        self.next_fetch += 1;
-        self.in_flight = Some(InFlight { id, force });
         self.timers.stop(Timer::Refresh);
         self.timers.stop(Timer::Retry);
+        let mut in_flight =
+            InFlight { phase: FetchPhase::AwaitingLock, force, reason, lock: None, started_generation: self.generation() };
+        if self.config.cross_tab {
+            self.request_lock(now, &mut in_flight);
+            self.in_flight = Some(in_flight);
+        } else {
+            self.in_flight = Some(in_flight);
+            self.begin_fetch(now);
+        }
+    }
+
+    /// Calls the app's callback for the attempt in flight.
+    fn begin_fetch(&mut self, now: Millis) {
+        let Some(in_flight) = self.in_flight.as_mut() else { return };
+        let id = self.next_fetch;
+        self.next_fetch += 1;
+        in_flight.phase = FetchPhase::Fetching(id);
+        let (force, reason, holds_lock) = (in_flight.force, in_flight.reason, in_flight.lock.is_some());
         self.timers.set(Timer::FetchTimeout, now.saturating_add(self.config.fetch_timeout_ms));
+        if holds_lock {
+            self.timers.set(Timer::LockHold, now.saturating_add(self.config.lock_timeout_ms));
+        }
         self.trace(TraceKind::FetchStarted(reason, force), None, None, None);
         self.outputs.push_back(Output::FetchToken { fetch: id, force_refresh: force });
     }
@@ -497,7 +603,9 @@ impl Session {
         remaining <= threshold
     }
 
-    fn adopt(&mut self, now: Millis, raw: String, claims: Claims, forced: bool) {
+    /// Takes the token a fetch of ours returned.
+    fn adopt(&mut self, now: Millis, raw: String, claims: Claims, in_flight: InFlight) {
+        let forced = in_flight.force;
         let previous = self.current.as_ref();
         let same_as_current = previous.is_some_and(|t| t.raw == raw);
         if same_as_current && previous.is_some_and(|t| t.verdict == TokenVerdict::Rejected) {
@@ -517,12 +625,31 @@ impl Session {
             }
         }
         let remaining = self.remaining_ms(now, &claims, forced && !same_as_current);
-        let leeway = self.config.refresh_leeway_ms;
         if !forced && !same_as_current && remaining.is_some_and(|left| self.is_stale(left, &claims)) {
             // A cached token near its end: one forced fetch instead of sending it.
             self.start_fetch(now, true, FetchReason::Stale);
             return;
         }
+        if self.generation() > in_flight.started_generation && !same_as_current {
+            // Commit guard: a peer's token arrived while we fetched; ours only wins if it lives longer.
+            let ours = remaining.map(|left| now.saturating_add(left));
+            if let (Some(theirs), Some(ours)) = (self.expires_at(), ours) {
+                if theirs >= ours {
+                    self.trace(TraceKind::StaleResultDropped, None, None, None);
+                    return;
+                }
+            }
+        }
+        self.install(now, raw, claims, remaining, forced, same_as_current);
+        if !same_as_current {
+            self.share_current();
+        }
+    }
+
+    /// Makes `raw` the current token (or re-schedules it, when it is the current one), arms the
+    /// refresh and expiry timers, and answers waiters. `forced`: it is as good as a forced fetch.
+    fn install(&mut self, now: Millis, raw: String, claims: Claims, remaining: Option<u64>, forced: bool, same_as_current: bool) {
+        let leeway = self.config.refresh_leeway_ms;
         self.failures = 0;
         self.last_failure = None;
         self.timers.stop(Timer::Retry);

@@ -76,6 +76,16 @@ pub enum TraceKind {
     OperationsHeld,
     OperationsReleased,
     OperationsRejected,
+    LockAcquired,
+    LockStolen,
+    LockLost,
+    LockReleasedOnTimeout,
+    PeerTokenAdopted,
+    StaleBroadcastIgnored,
+    PeerMessageIgnored,
+    PeerSignedOut,
+    /// A peer's token answered the need before this tab fetched.
+    FetchSkipped,
 }
 
 impl TraceKind {
@@ -95,6 +105,15 @@ impl TraceKind {
             TraceKind::OperationsHeld => "operations_held",
             TraceKind::OperationsReleased => "operations_released",
             TraceKind::OperationsRejected => "operations_rejected",
+            TraceKind::LockAcquired => "lock_acquired",
+            TraceKind::LockStolen => "lock_stolen",
+            TraceKind::LockLost => "lock_lost",
+            TraceKind::LockReleasedOnTimeout => "lock_released_on_timeout",
+            TraceKind::PeerTokenAdopted => "peer_token_adopted",
+            TraceKind::StaleBroadcastIgnored => "stale_broadcast_ignored",
+            TraceKind::PeerMessageIgnored => "peer_message_ignored",
+            TraceKind::PeerSignedOut => "peer_signed_out",
+            TraceKind::FetchSkipped => "fetch_skipped",
         }
     }
 }

@@ -15,13 +15,27 @@ pub enum Timer {
     FetchTimeout,
     /// The current token's estimated expiry.
     Expiry,
+    /// Cross-tab: waited too long for the refresh lock; steal it.
+    LockWait,
+    /// Cross-tab: peers had their chance to answer; fetch.
+    PeerGrace,
+    /// Cross-tab: held the lock too long; release it (the fetch goes on, commit-guarded).
+    LockHold,
 }
 
-const ALL: [Timer; 4] = [Timer::Refresh, Timer::Retry, Timer::FetchTimeout, Timer::Expiry];
+const ALL: [Timer; 7] = [
+    Timer::FetchTimeout,
+    Timer::LockHold,
+    Timer::LockWait,
+    Timer::PeerGrace,
+    Timer::Refresh,
+    Timer::Retry,
+    Timer::Expiry,
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct TimerTable {
-    deadlines: [Option<Millis>; 4],
+    deadlines: [Option<Millis>; 7],
 }
 
 impl TimerTable {
@@ -34,7 +48,7 @@ impl TimerTable {
     }
 
     pub fn stop_all(&mut self) {
-        self.deadlines = [None; 4];
+        self.deadlines = [None; 7];
     }
 
     pub fn get(&self, timer: Timer) -> Option<Millis> {

@@ -1,9 +1,11 @@
-//! A virtual-clock harness around one `Session` and a fake token issuer.
+//! A virtual-clock harness around one `Session` and a fake token issuer; `tabs` runs several.
 #![allow(dead_code)]
 
+pub mod tabs;
+
 use authlane::core::{
-    AuthError, AuthState, Config, FetchId, FetchOutcome, Generation, Millis, OpId, Output, Session, TraceKind,
-    WaiterId,
+    AuthError, AuthState, Config, FetchId, FetchOutcome, Generation, LockId, Millis, OpId, Output, Session,
+    TraceKind, WaiterId,
 };
 
 /// 2026-11-23T00:00:00Z, in ms.
@@ -53,6 +55,11 @@ pub struct Harness {
     pub trace_tails: Vec<String>,
     /// Fetch commands not yet answered.
     pub open_fetches: Vec<FetchId>,
+    /// Cross-tab and storage commands, in order (a single-session harness only records them).
+    pub lock_requests: Vec<(LockId, bool)>,
+    pub lock_releases: Vec<LockId>,
+    pub broadcasts: Vec<String>,
+    pub persisted: Vec<Option<String>>,
 }
 
 impl Harness {
@@ -69,6 +76,10 @@ impl Harness {
             traces: Vec::new(),
             trace_tails: Vec::new(),
             open_fetches: Vec::new(),
+            lock_requests: Vec::new(),
+            lock_releases: Vec::new(),
+            broadcasts: Vec::new(),
+            persisted: Vec::new(),
         }
     }
 
@@ -95,6 +106,10 @@ impl Harness {
                     self.traces.push(trace.kind);
                     self.trace_tails.extend(trace.token_tail);
                 }
+                Output::AcquireLock { lock, steal } => self.lock_requests.push((lock, steal)),
+                Output::ReleaseLock { lock } => self.lock_releases.push(lock),
+                Output::Broadcast(message) => self.broadcasts.push(message),
+                Output::Persist(record) => self.persisted.push(record),
             }
         }
     }

@@ -1,0 +1,191 @@
+//! Cross-tab coordination for [`Session`]: the refresh lock, token sharing, sign-out everywhere.
+//!
+//! Every fetch runs under the app's lock. While a tab waits for it, it has already asked its
+//! peers for their token; a fresh one from a peer makes the fetch unnecessary and the lock request
+//! is abandoned. With the lock, the tab gives peers a short grace to answer (their broadcast and
+//! the lock grant can arrive in either order), then fetches, broadcasts what it got, and releases.
+//! Waiting too long steals the lock (a frozen holder); holding it too long releases it, and a late
+//! result is then only kept if no longer-lived token was committed meanwhile (the commit guard).
+
+use alloc::string::String;
+
+use super::{FetchPhase, InFlight, LockId, Output, Session, TokenVerdict};
+use crate::core::peer_message::PeerMessage;
+use crate::core::state::TraceKind;
+use crate::core::timers::Timer;
+use crate::core::token;
+use crate::core::Millis;
+
+impl Session {
+    /// Cross-tab: the lock requested as `lock` is now held. A grant nobody waits for is given back.
+    pub fn handle_lock_acquired(&mut self, now: Millis, lock: LockId) {
+        let waiting = self.in_flight.as_ref().is_some_and(|f| f.lock == Some(lock) && f.phase == FetchPhase::AwaitingLock);
+        if self.disposed || !waiting {
+            self.outputs.push_back(Output::ReleaseLock { lock });
+            return;
+        }
+        self.timers.stop(Timer::LockWait);
+        self.trace(TraceKind::LockAcquired, None, None, None);
+        if self.is_satisfied_by_peer(now) {
+            self.finish_without_fetch();
+        } else if self.config.peer_grace_ms == 0 {
+            self.begin_fetch(now);
+        } else {
+            if let Some(in_flight) = self.in_flight.as_mut() {
+                in_flight.phase = FetchPhase::PeerGrace;
+            }
+            self.outputs.push_back(Output::Broadcast(PeerMessage::Request.encode()));
+            self.timers.set(Timer::PeerGrace, now.saturating_add(self.config.peer_grace_ms));
+        }
+    }
+
+    /// Cross-tab: the lock granted as `lock` was taken by a tab that waited too long for it (this
+    /// tab was frozen or slow). Before fetching, the attempt queues again; once fetching, it goes on
+    /// without the lock and its result is commit-guarded.
+    pub fn handle_lock_lost(&mut self, now: Millis, lock: LockId) {
+        let Some(mut in_flight) = self.in_flight.filter(|f| f.lock == Some(lock)) else { return };
+        self.trace(TraceKind::LockLost, None, None, None);
+        match in_flight.phase {
+            FetchPhase::Fetching(_) => {
+                self.timers.stop(Timer::LockHold);
+                if let Some(current) = self.in_flight.as_mut() {
+                    current.lock = None;
+                }
+            }
+            FetchPhase::AwaitingLock | FetchPhase::PeerGrace => {
+                self.timers.stop(Timer::PeerGrace);
+                self.request_lock(now, &mut in_flight);
+                self.in_flight = Some(in_flight);
+            }
+        }
+    }
+
+    /// Cross-tab: a message from another tab of this app, as received (or a persisted record
+    /// restored from storage). Anything that does not validate is counted and ignored.
+    pub fn handle_peer_message(&mut self, now: Millis, text: &str) {
+        if self.disposed {
+            return;
+        }
+        let message = match PeerMessage::decode(text) {
+            Ok(message) => message,
+            Err(_) => return self.ignore_peer_message(),
+        };
+        match message {
+            PeerMessage::Token { token, expires_at } => self.adopt_from_peer(now, token, expires_at),
+            PeerMessage::Request => {
+                if self.usable_generation(now).is_some() {
+                    self.share_current();
+                }
+            }
+            PeerMessage::SignedOut => {
+                if self.current.is_some() || self.in_flight.is_some() || self.state != super::AuthState::Unauthenticated {
+                    self.trace(TraceKind::PeerSignedOut, None, None, None);
+                    self.sign_out_here(now);
+                }
+            }
+        }
+    }
+
+    pub(super) fn request_lock(&mut self, now: Millis, in_flight: &mut InFlight) {
+        let lock = self.next_lock;
+        self.next_lock += 1;
+        in_flight.lock = Some(lock);
+        in_flight.phase = FetchPhase::AwaitingLock;
+        self.timers.set(Timer::LockWait, now.saturating_add(self.config.lock_timeout_ms));
+        // Ask first: a peer's fresh token may arrive before the lock does.
+        self.outputs.push_back(Output::Broadcast(PeerMessage::Request.encode()));
+        self.outputs.push_back(Output::AcquireLock { lock, steal: false });
+    }
+
+    pub(super) fn on_lock_wait_timeout(&mut self) {
+        let Some(lock) = self.in_flight.filter(|f| f.phase == FetchPhase::AwaitingLock).and_then(|f| f.lock) else {
+            return;
+        };
+        // The holder is gone or frozen: take the lock from it rather than wait without end.
+        self.trace(TraceKind::LockStolen, None, None, None);
+        self.outputs.push_back(Output::AcquireLock { lock, steal: true });
+    }
+
+    pub(super) fn on_peer_grace_over(&mut self, now: Millis) {
+        if self.in_flight.is_some_and(|f| f.phase == FetchPhase::PeerGrace) {
+            self.begin_fetch(now);
+        }
+    }
+
+    pub(super) fn on_lock_hold_timeout(&mut self) {
+        let Some(in_flight) = self.in_flight.as_mut() else { return };
+        if let (FetchPhase::Fetching(_), Some(lock)) = (in_flight.phase, in_flight.lock.take()) {
+            self.trace(TraceKind::LockReleasedOnTimeout, None, None, None);
+            self.outputs.push_back(Output::ReleaseLock { lock });
+        }
+    }
+
+    /// Tells peers (and storage) about the current token.
+    pub(super) fn share_current(&mut self) {
+        let Some(current) = self.current.as_ref() else { return };
+        if !self.config.cross_tab && !self.config.persist {
+            return;
+        }
+        let record = PeerMessage::Token { token: current.raw.clone(), expires_at: current.expires_at }.encode();
+        if self.config.persist {
+            self.outputs.push_back(Output::Persist(Some(record.clone())));
+        }
+        if self.config.cross_tab {
+            self.outputs.push_back(Output::Broadcast(record));
+        }
+    }
+
+    fn ignore_peer_message(&mut self) {
+        self.ignored_peer_messages += 1;
+        self.trace(TraceKind::PeerMessageIgnored, None, None, None);
+    }
+
+    /// A token from a peer (or storage): adopted when it is valid, not the one our server rejected,
+    /// and outlives the current one.
+    fn adopt_from_peer(&mut self, now: Millis, raw: String, expires_at: Option<Millis>) {
+        let Ok(decoded) = token::decode(&raw) else {
+            return self.ignore_peer_message();
+        };
+        let tail = Some(token::redact(&raw));
+        if self.last_rejected.as_deref() == Some(raw.as_str()) {
+            return self.trace(TraceKind::StaleBroadcastIgnored, tail, None, None);
+        }
+        if self.current.as_ref().is_some_and(|t| t.raw == raw) {
+            return;
+        }
+        // Tabs share the machine clock, so the peer's expiry estimate holds here too.
+        let remaining = match expires_at {
+            Some(at) => Some(at.saturating_sub(now)),
+            None => self.remaining_ms(now, &decoded.claims, false),
+        };
+        let outlives_current = match (self.current.as_ref(), remaining) {
+            (None, _) => true,
+            (Some(current), _) if current.verdict == TokenVerdict::Rejected => true,
+            (Some(current), Some(left)) => current.expires_at.is_some_and(|at| now.saturating_add(left) > at),
+            (Some(_), None) => true,
+        };
+        if remaining == Some(0) || !outlives_current {
+            return self.trace(TraceKind::StaleBroadcastIgnored, tail, None, None);
+        }
+        self.trace(TraceKind::PeerTokenAdopted, tail, remaining, None);
+        self.install(now, raw, decoded.claims, remaining, true, false);
+        if self.is_satisfied_by_peer(now) {
+            self.finish_without_fetch();
+        }
+    }
+
+    /// Whether the attempt in flight (before its fetch started) is answered by a newer, usable token.
+    fn is_satisfied_by_peer(&self, now: Millis) -> bool {
+        let Some(in_flight) = self.in_flight else { return false };
+        !matches!(in_flight.phase, FetchPhase::Fetching(_))
+            && self.generation() > in_flight.started_generation
+            && self.usable_generation(now).is_some()
+    }
+
+    fn finish_without_fetch(&mut self) {
+        self.timers.stop(Timer::LockWait);
+        self.timers.stop(Timer::PeerGrace);
+        self.trace(TraceKind::FetchSkipped, None, None, None);
+        self.abandon_in_flight();
+    }
+}
