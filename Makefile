@@ -13,7 +13,7 @@ test-native:
 	cargo test
 
 test-browser:
-	node --test tests/browser/ tests/node/
+	node --test tests/browser/ tests/frameworks/ tests/node/
 
 bench: build
 	node scripts/bench-size.js

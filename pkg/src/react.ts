@@ -1,0 +1,220 @@
+// authlane/react: React 18 and 19 bindings. They hold no auth state of their own: every read is
+// `auth.getState()` through useSyncExternalStore, every change comes from `auth.subscribe()`.
+// Plain createElement (no JSX) so the file needs no JSX setting and pulls in no jsx-runtime.
+import {
+  createContext,
+  createElement,
+  Fragment,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type ReactElement,
+  type ReactNode,
+} from "react";
+import { createAuth, type Auth, type AuthOptions, type AuthSnapshot, type AuthStatus } from "./index.js";
+
+/** What the bindings read before a session exists: on the server, and in the first render of a provider given `options`. */
+const NO_SESSION: AuthSnapshot = Object.freeze({
+  status: "loading",
+  isLoading: true,
+  isAuthenticated: false,
+  claims: null,
+  error: null,
+});
+
+/** `undefined`: no provider above. `null`: a provider whose session does not exist yet. */
+const AuthlaneContext = createContext<Auth | null | undefined>(undefined);
+
+export type AuthlaneProviderProps =
+  | { auth: Auth; options?: undefined; children?: ReactNode }
+  | { options: AuthOptions; auth?: undefined; children?: ReactNode };
+
+/**
+ * Puts a session in context for `useAuthlane`, `useAuthFromAuthlane` and the gate components.
+ *
+ * `auth` (preferred): a session you created with `createAuth`; you own it (the provider never
+ * disposes it), and it can also `wrap` your Convex client.
+ *
+ * `options`: the provider creates the session itself. Creation happens in an effect, never during
+ * render, so a render React throws away (StrictMode's double render, a suspended or interrupted
+ * render, the server) never starts a session nobody disposes; on the server nothing is created. The
+ * options are read once, when the session is created. The session is created once per provider
+ * instance: StrictMode's simulated unmount (effect cleanup and immediate re-run in the same task)
+ * keeps it, because disposal is deferred by a microtask and cancelled by the re-run. On a real unmount
+ * it is disposed a microtask later; if the effect runs again after that (e.g. an `<Activity>` shown
+ * again), a new session replaces the disposed one, so a disposed session is never left in use.
+ * Until the effect has run, the children read `loading`.
+ */
+export function AuthlaneProvider(props: AuthlaneProviderProps): ReactElement {
+  const owned = useOwnedAuth(props.auth ? undefined : props.options);
+  return createElement(AuthlaneContext.Provider, { value: props.auth ?? owned }, props.children);
+}
+
+interface OwnedAuth {
+  auth: Auth;
+  /** False between an effect cleanup and the deferred disposal it scheduled. */
+  inUse: boolean;
+  disposed: boolean;
+}
+
+function useOwnedAuth(options: AuthOptions | undefined): Auth | null {
+  const enabled = options !== undefined;
+  const [auth, setAuth] = useState<Auth | null>(null);
+  const owned = useRef<OwnedAuth | null>(null);
+  useEffect(() => {
+    if (!options) return;
+    let entry = owned.current;
+    if (!entry || entry.disposed) {
+      entry = { auth: createAuth(options), inUse: true, disposed: false };
+      owned.current = entry;
+    }
+    entry.inUse = true;
+    setAuth(entry.auth);
+    const current = entry;
+    return () => {
+      current.inUse = false;
+      queueMicrotask(() => {
+        if (current.inUse || current.disposed) return;
+        current.disposed = true;
+        current.auth.dispose();
+      });
+    };
+    // Not [options]: the options are read once, at creation (like useState's initial value).
+  }, [enabled]);
+  return enabled ? auth : null;
+}
+
+function useContextAuth(user: string): Auth | null {
+  const auth = useContext(AuthlaneContext);
+  if (auth === undefined) throw new Error(`${user} must be used inside <AuthlaneProvider>`);
+  return auth;
+}
+
+const noSubscription = () => () => {};
+
+/** The session's snapshot, or `loading` while there is no session (and during hydration). */
+function useSnapshot(auth: Auth | null): AuthSnapshot {
+  const subscribe = useCallback((listener: () => void) => (auth ? auth.subscribe(listener) : noSubscription()), [auth]);
+  const getSnapshot = useCallback(() => (auth ? auth.getState() : NO_SESSION), [auth]);
+  return useSyncExternalStore(subscribe, getSnapshot, getServerSnapshot);
+}
+
+const getServerSnapshot = () => NO_SESSION;
+
+function useStatus(auth: Auth | null): AuthStatus {
+  const subscribe = useCallback((listener: () => void) => (auth ? auth.subscribe(listener) : noSubscription()), [auth]);
+  const getStatus = useCallback(() => (auth ? auth.getState().status : "loading"), [auth]);
+  return useSyncExternalStore(subscribe, getStatus, getServerStatus);
+}
+
+const getServerStatus = (): AuthStatus => "loading";
+
+export interface AuthlaneValue {
+  status: AuthStatus;
+  isLoading: boolean;
+  isAuthenticated: boolean;
+  claims: AuthSnapshot["claims"];
+  error: AuthSnapshot["error"];
+  /** `auth.getToken`; resolves `null` while there is no session. Stable for a given session. */
+  getToken: (options?: { forceRefresh?: boolean }) => Promise<string | null>;
+  /** `auth.signOut`; does nothing while there is no session. Stable for a given session. */
+  signOut: () => Promise<void>;
+  /** The session itself, or `null` before it exists (server, first render with `options`). */
+  auth: Auth | null;
+}
+
+/**
+ * The session's state and actions. Re-renders only when `getState()` changes, which a background
+ * refresh of the same user never does. The returned object keeps its identity until then.
+ */
+export function useAuthlane(): AuthlaneValue {
+  const auth = useContextAuth("useAuthlane()");
+  const snapshot = useSnapshot(auth);
+  const getToken = useCallback(
+    (options?: { forceRefresh?: boolean }) => (auth ? auth.getToken(options) : Promise.resolve(null)),
+    [auth],
+  );
+  const signOut = useCallback(() => (auth ? auth.signOut() : Promise.resolve()), [auth]);
+  return useMemo(
+    () => ({
+      status: snapshot.status,
+      isLoading: snapshot.isLoading,
+      isAuthenticated: snapshot.isAuthenticated,
+      claims: snapshot.claims,
+      error: snapshot.error,
+      getToken,
+      signOut,
+      auth,
+    }),
+    [snapshot, getToken, signOut, auth],
+  );
+}
+
+/** convex/react's `ConvexProviderWithAuth` `useAuth` contract. */
+export interface ConvexUseAuthResult {
+  isLoading: boolean;
+  isAuthenticated: boolean;
+  fetchAccessToken: (args: { forceRefreshToken: boolean }) => Promise<string | null>;
+}
+
+/**
+ * The `useAuth` hook for convex/react's `ConvexProviderWithAuth`, for an unchanged Convex app:
+ * `<ConvexProviderWithAuth client={convex} useAuth={useAuthFromAuthlane}>` inside
+ * `<AuthlaneProvider>` (or call it with an `auth` from your own hook).
+ *
+ * `fetchAccessToken` is stable for a given session (convex re-runs `setAuth` when it changes) and
+ * maps `forceRefreshToken` to `getToken({ forceRefresh })`. It answers `null` where `getToken` throws:
+ * convex-js does not catch a rejection from `fetchToken` (its socket would stay paused); the error is
+ * still in `useAuthlane().error`.
+ *
+ * Fewest token fetches: skip this hook and use `<ConvexProvider client={auth.wrap(convex)}>`. With
+ * `ConvexProviderWithAuth`, convex runs its own refresh schedule and asks for forced tokens that
+ * authlane must fetch; with `wrap`, authlane answers convex's confirmation-time forced request from
+ * its cache and pushes each refreshed token itself.
+ */
+export function useAuthFromAuthlane(auth?: Auth): ConvexUseAuthResult {
+  const contextAuth = useContext(AuthlaneContext);
+  const target = auth ?? contextAuth;
+  if (target === undefined) throw new Error("useAuthFromAuthlane() needs an `auth` argument or an <AuthlaneProvider> above");
+  const status = useStatus(target);
+  const fetchAccessToken = useCallback(
+    async ({ forceRefreshToken }: { forceRefreshToken: boolean }) => {
+      if (!target) return null;
+      try {
+        return await target.getToken({ forceRefresh: forceRefreshToken });
+      } catch {
+        return null;
+      }
+    },
+    [target],
+  );
+  return useMemo(
+    () => ({ isLoading: status === "loading", isAuthenticated: status === "authenticated", fetchAccessToken }),
+    [status, fetchAccessToken],
+  );
+}
+
+function useGate(status: AuthStatus, children: ReactNode): ReactElement | null {
+  return useStatus(useContextAuth("<Authenticated>, <Unauthenticated> or <AuthLoading>")) === status
+    ? createElement(Fragment, null, children)
+    : null;
+}
+
+/** Renders its children while signed in. A background refresh does not change the status, so nothing flashes. */
+export function Authenticated({ children }: { children?: ReactNode }): ReactElement | null {
+  return useGate("authenticated", children);
+}
+
+/** Renders its children while signed out (or failed: see `useAuthlane().error`). */
+export function Unauthenticated({ children }: { children?: ReactNode }): ReactElement | null {
+  return useGate("unauthenticated", children);
+}
+
+/** Renders its children until the session has settled (and always on the server). */
+export function AuthLoading({ children }: { children?: ReactNode }): ReactElement | null {
+  return useGate("loading", children);
+}
