@@ -60,6 +60,8 @@ mod surface {
             expect_auth: bool,
             reject_held_when_signed_out: bool,
             fetch_timeout_ms: f64,
+            cross_tab_name: Option<String>,
+            storage: JsValue,
         ) -> WasmSession {
             let defaults = Config::default();
             let config = Config {
@@ -70,11 +72,17 @@ mod surface {
                 seed: clock::random_seed(),
                 ..defaults
             };
-            WasmSession { driver: Driver::new(config, fetch_access_token, on_output) }
+            WasmSession { driver: Driver::new(config, fetch_access_token, on_output, cross_tab_name, &storage) }
         }
 
         pub fn start(&self) {
-            self.driver.with_session(|session, now| session.start(now));
+            self.driver.start();
+        }
+
+        /// Cross-tab messages ignored as malformed (a diagnostics counter).
+        #[wasm_bindgen(js_name = ignoredPeerMessages)]
+        pub fn ignored_peer_messages(&self) -> f64 {
+            self.driver.session().ignored_peer_messages() as f64
         }
 
         pub fn state(&self) -> String {

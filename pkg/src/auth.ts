@@ -24,6 +24,30 @@ export interface AuthOptions {
   verbose?: boolean | ((line: string) => void);
   /** Receives every timeline event (fetches, refreshes, verdicts, gate holds and releases). */
   onTrace?: (event: TraceEvent) => void;
+  /**
+   * Make this origin's tabs act as one client: one refresh for all (under a Web Lock, or a
+   * localStorage lease), tokens shared over BroadcastChannel, sign-out everywhere. Default on,
+   * named "default"; give each app on one origin its own `name`. `false` turns it off entirely.
+   */
+  crossTab?: boolean | { name?: string };
+  /**
+   * Where to keep the token across reloads: `"memory"` (default: nowhere), `"session"`,
+   * `"local"`, or your own `{ getItem, setItem, removeItem }` (sync or async). Namespaced by the
+   * cross-tab name.
+   */
+  storage?: "memory" | "session" | "local" | TokenStorage;
+}
+
+export interface TokenStorage {
+  getItem(key: string): string | null | Promise<string | null>;
+  setItem(key: string, value: string): void | Promise<void>;
+  removeItem(key: string): void | Promise<void>;
+}
+
+function crossTabName(option: AuthOptions["crossTab"]): string | undefined {
+  if (option === false) return undefined;
+  const name = typeof option === "object" ? option.name : undefined;
+  return name && name.length > 0 ? name : "default";
 }
 
 export type AuthStatus = "loading" | "authenticated" | "unauthenticated";
@@ -214,6 +238,8 @@ export function createAuth(options: AuthOptions): Auth {
             expectAuth,
             options.signedOutOperations === "reject",
             options.fetchTimeoutMs ?? 30_000,
+            crossTabName(options.crossTab),
+            options.storage ?? "memory",
           );
           if (clientAttached) session.attachClient();
           // Operations called before the module loaded go to the gate now, in call order.

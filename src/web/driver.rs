@@ -4,14 +4,27 @@ use alloc::rc::{Rc, Weak};
 use alloc::string::String;
 use core::cell::{Cell, Ref, RefCell};
 
+use alloc::boxed::Box;
 use js_sys::{Array, Function, Uint32Array};
 use wasm_bindgen::prelude::*;
 
+use super::channel::PeerChannel;
 use super::clock::now;
 use super::fetch::call_fetch_access_token;
+use super::locks::RefreshLock;
+use super::storage::TokenStore;
 use super::timer::DeadlineTimer;
 use super::wake::WakeListeners;
 use crate::core::{AuthError, Config, Millis, Output, Session, Trace, TraceKind};
+
+/// The cross-tab primitives, with the callbacks they hold into the driver.
+struct Coordination {
+    lock: RefreshLock,
+    channel: PeerChannel,
+    _on_granted: Closure<dyn FnMut(f64)>,
+    _on_lost: Closure<dyn FnMut(f64)>,
+    _on_message: Closure<dyn FnMut(JsValue)>,
+}
 
 pub struct Driver {
     session: RefCell<Session>,
@@ -19,6 +32,8 @@ pub struct Driver {
     on_output: Function,
     timer: RefCell<DeadlineTimer>,
     wake: RefCell<Option<WakeListeners>>,
+    coordination: RefCell<Option<Coordination>>,
+    store: Option<TokenStore>,
     /// Set while outputs are being performed: re-entrant calls (a JS listener calling back in)
     /// leave their outputs queued for the running loop, so order is kept.
     pumping: Cell<bool>,
@@ -26,23 +41,93 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(config: Config, fetch_access_token: Function, on_output: Function) -> Rc<Driver> {
+    /// `cross_tab`: the app's coordination name (`None`: this tab works alone). `storage`:
+    /// where to persist the token (see [`TokenStore::resolve`]).
+    pub fn new(
+        mut config: Config,
+        fetch_access_token: Function,
+        on_output: Function,
+        cross_tab: Option<String>,
+        storage: &JsValue,
+    ) -> Rc<Driver> {
+        let name = cross_tab.clone().unwrap_or_else(|| String::from("default"));
+        let store = TokenStore::resolve(storage, &name);
+        config.cross_tab = cross_tab.is_some();
+        config.persist = store.is_some();
         let driver = Rc::new_cyclic(|this: &Weak<Driver>| Driver {
             session: RefCell::new(Session::new(config)),
             fetch_access_token,
             on_output,
             timer: RefCell::default(),
             wake: RefCell::new(None),
+            coordination: RefCell::new(None),
+            store,
             pumping: Cell::new(false),
             this: this.clone(),
         });
-        let this = driver.this.clone();
-        *driver.wake.borrow_mut() = Some(WakeListeners::new(move || {
-            if let Some(driver) = this.upgrade() {
-                driver.with_session(|session, now| session.handle_wake(now));
-            }
-        }));
+        let (wake, hide) = (driver.this.clone(), driver.this.clone());
+        *driver.wake.borrow_mut() = Some(WakeListeners::new(
+            move || {
+                if let Some(driver) = wake.upgrade() {
+                    driver.with_session(|session, now| session.handle_wake(now));
+                }
+            },
+            move || {
+                // A hidden page (closing, or entering the back/forward cache) must not keep others waiting.
+                if let Some(coordination) = hide.upgrade().as_ref().and_then(|d| d.coordination.try_borrow().ok()) {
+                    if let Some(coordination) = coordination.as_ref() {
+                        coordination.lock.release_all();
+                    }
+                }
+            },
+        ));
+        if cross_tab.is_some() {
+            *driver.coordination.borrow_mut() = Some(driver.coordinate(&name));
+        }
         driver
+    }
+
+    fn coordinate(&self, name: &str) -> Coordination {
+        let (granted, lost, message) = (self.this.clone(), self.this.clone(), self.this.clone());
+        let on_granted = Closure::wrap(Box::new(move |id: f64| {
+            if let Some(driver) = granted.upgrade() {
+                driver.with_session(|session, now| session.handle_lock_acquired(now, id as u64));
+            }
+        }) as Box<dyn FnMut(f64)>);
+        let on_lost = Closure::wrap(Box::new(move |id: f64| {
+            if let Some(driver) = lost.upgrade() {
+                driver.with_session(|session, now| session.handle_lock_lost(now, id as u64));
+            }
+        }) as Box<dyn FnMut(f64)>);
+        let on_message = Closure::wrap(Box::new(move |text: JsValue| {
+            if let Some(driver) = message.upgrade() {
+                let text = text.as_string().unwrap_or_default();
+                driver.with_session(|session, now| session.handle_peer_message(now, &text));
+            }
+        }) as Box<dyn FnMut(JsValue)>);
+        Coordination {
+            lock: RefreshLock::new(name, on_granted.as_ref().unchecked_ref(), on_lost.as_ref().unchecked_ref()),
+            channel: PeerChannel::new(name, on_message.as_ref().unchecked_ref()),
+            _on_granted: on_granted,
+            _on_lost: on_lost,
+            _on_message: on_message,
+        }
+    }
+
+    /// Starts the session, first restoring a persisted token record when there is a store.
+    pub fn start(&self) {
+        let Some(store) = &self.store else {
+            return self.with_session(|session, now| session.start(now));
+        };
+        let this = self.this.clone();
+        store.read(move |record| {
+            if let Some(driver) = this.upgrade() {
+                if let Some(record) = record {
+                    driver.with_session(|session, now| session.handle_peer_message(now, &record));
+                }
+                driver.with_session(|session, now| session.start(now));
+            }
+        });
     }
 
     /// Runs one input or mutator against the session, then performs what it produced.
@@ -62,6 +147,10 @@ impl Driver {
         self.with_session(|session, _| session.dispose());
         self.timer.borrow_mut().cancel();
         self.wake.borrow_mut().take();
+        if let Some(coordination) = self.coordination.borrow_mut().take() {
+            coordination.lock.release_all();
+            coordination.channel.close();
+        }
     }
 
     fn pump(&self) {
@@ -121,6 +210,26 @@ impl Driver {
                 self.emit(&["state".into(), state.as_str().into(), code, detail])
             }
             Output::Trace(trace) => self.emit_trace(trace),
+            Output::AcquireLock { lock, steal } => {
+                if let Some(coordination) = self.coordination.borrow().as_ref() {
+                    coordination.lock.acquire(lock as f64, steal);
+                }
+            }
+            Output::ReleaseLock { lock } => {
+                if let Some(coordination) = self.coordination.borrow().as_ref() {
+                    coordination.lock.release(lock as f64);
+                }
+            }
+            Output::Broadcast(text) => {
+                if let Some(coordination) = self.coordination.borrow().as_ref() {
+                    coordination.channel.post(&text);
+                }
+            }
+            Output::Persist(record) => {
+                if let Some(store) = &self.store {
+                    store.write(record.as_deref());
+                }
+            }
         }
     }
 

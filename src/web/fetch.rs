@@ -3,17 +3,7 @@
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen]
-extern "C" {
-    /// A promise, bound untyped: only `then` is needed, with self-freeing one-shot callbacks.
-    type AnyPromise;
-    /// `Promise.resolve(value)`: adopts thenables and wraps plain values alike.
-    #[wasm_bindgen(js_namespace = Promise, js_name = resolve)]
-    fn promise_resolve(value: &JsValue) -> AnyPromise;
-    #[wasm_bindgen(method)]
-    fn then(this: &AnyPromise, on_fulfilled: &JsValue, on_rejected: &JsValue) -> AnyPromise;
-}
-
+use super::promise::when_settled;
 use crate::core::{AuthError, ErrorCode, FetchOutcome};
 
 /// Calls the callback; `on_settled` runs exactly once, now (a synchronous throw) or when the
@@ -23,24 +13,10 @@ pub fn call_fetch_access_token(callback: &Function, force_refresh: bool, on_sett
     let args = Object::new();
     // Setting a property on a fresh plain object cannot fail.
     let _ = Reflect::set(&args, &JsValue::from_str("forceRefreshToken"), &JsValue::from_bool(force_refresh));
-    let returned = match callback.call1(&JsValue::NULL, &args) {
-        Ok(value) => value,
-        Err(_) => return on_settled(failed()),
-    };
-    // One settle closure shared by both branches: whichever runs first takes it.
-    let settle = alloc::rc::Rc::new(core::cell::Cell::new(Some(on_settled)));
-    let settle_ok = settle.clone();
-    let on_value: JsValue = Closure::once_into_js(move |value: JsValue| {
-        if let Some(settle) = settle_ok.take() {
-            settle(classify(value));
-        }
-    });
-    let on_error: JsValue = Closure::once_into_js(move |_error: JsValue| {
-        if let Some(settle) = settle.take() {
-            settle(failed());
-        }
-    });
-    promise_resolve(&returned).then(&on_value, &on_error);
+    match callback.call1(&JsValue::NULL, &args) {
+        Ok(returned) => when_settled(&returned, move |result| on_settled(result.map_or_else(|_| failed(), classify))),
+        Err(_) => on_settled(failed()),
+    }
 }
 
 fn failed() -> FetchOutcome {

@@ -5,8 +5,12 @@
 //! single `onOutput` function so the TypeScript face can keep promises and operations.
 
 pub mod allocator;
+pub mod channel;
 pub mod clock;
 pub mod driver;
 pub mod fetch;
+pub mod locks;
+pub mod promise;
+pub mod storage;
 pub mod timer;
 pub mod wake;

@@ -6,39 +6,45 @@ use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 use web_sys::EventTarget;
 
-/// Listens for `visibilitychange` (on `document`), `online` and `pageshow` (on the global);
-/// removes its listeners on drop. Works where some of these targets are absent (workers).
+/// Listens for `visibilitychange` (on `document`), `online` and `pageshow` (on the global) to
+/// wake, and `pagehide` to let go of cross-tab locks; removes its listeners on drop. Works where
+/// some of these targets are absent (workers).
 pub struct WakeListeners {
-    callback: Closure<dyn FnMut()>,
-    registered: Vec<(EventTarget, &'static str)>,
+    on_wake: Closure<dyn FnMut()>,
+    on_hide: Closure<dyn FnMut()>,
+    registered: Vec<(EventTarget, &'static str, bool)>,
 }
 
 impl WakeListeners {
-    pub fn new(on_wake: impl FnMut() + 'static) -> Self {
-        let callback = Closure::<dyn FnMut()>::new(on_wake);
+    pub fn new(on_wake: impl FnMut() + 'static, on_hide: impl FnMut() + 'static) -> Self {
+        let on_wake = Closure::<dyn FnMut()>::new(on_wake);
+        let on_hide = Closure::<dyn FnMut()>::new(on_hide);
         let global = js_sys::global();
         let document = Reflect::get(&global, &JsValue::from_str("document")).ok();
         let mut registered = Vec::new();
         let targets = [
-            (document, "visibilitychange"),
-            (Some(global.clone().into()), "online"),
-            (Some(global.into()), "pageshow"),
+            (document, "visibilitychange", false),
+            (Some(global.clone().into()), "online", false),
+            (Some(global.clone().into()), "pageshow", false),
+            (Some(global.into()), "pagehide", true),
         ];
-        for (target, event) in targets {
+        for (target, event, hide) in targets {
             let Some(target) = target.filter(|t| t.is_object()) else { continue };
             let target: EventTarget = target.unchecked_into();
+            let callback = if hide { &on_hide } else { &on_wake };
             if target.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref()).is_ok() {
-                registered.push((target, event));
+                registered.push((target, event, hide));
             }
         }
-        WakeListeners { callback, registered }
+        WakeListeners { on_wake, on_hide, registered }
     }
 }
 
 impl Drop for WakeListeners {
     fn drop(&mut self) {
-        for (target, event) in &self.registered {
-            let _ = target.remove_event_listener_with_callback(event, self.callback.as_ref().unchecked_ref());
+        for (target, event, hide) in &self.registered {
+            let callback = if *hide { &self.on_hide } else { &self.on_wake };
+            let _ = target.remove_event_listener_with_callback(event, callback.as_ref().unchecked_ref());
         }
     }
 }

@@ -1,5 +1,6 @@
 // The built package in headless Chromium, wrapping an in-page Convex-like client, on Playwright's
-// simulated clock. Each test asserts fetch counts, wire order and state sequences.
+// simulated clock. Each test asserts fetch counts, wire order and state sequences. One tab per
+// test (crossTab: false); cross-tab behaviour has its own suite.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "../support/chromium.js";
@@ -55,6 +56,7 @@ async function setUp(page, options = {}) {
       signedOutOperations: options.signedOutOperations,
       refreshLeewaySeconds: options.leeway,
       verbose: (line) => logLines.push(line),
+      crossTab: false,
     });
     const statuses = [];
     auth.subscribe(() => statuses.push(auth.getState().status));
@@ -193,7 +195,7 @@ describe("expectAuth gate", () => {
     const h = await openHarness();
     const outcome = await h.page.evaluate(async () => {
       const { authlane, FakeConvexClient, flush } = window.harness;
-      const auth = authlane.createAuth({ fetchAccessToken: async () => null, expectAuth: true });
+      const auth = authlane.createAuth({ fetchAccessToken: async () => null, expectAuth: true, crossTab: false });
       const client = new FakeConvexClient();
       const wrapped = auth.wrap(client);
       const results = [];
@@ -210,7 +212,7 @@ describe("expectAuth gate", () => {
     const h = await openHarness();
     const outcome = await h.page.evaluate(async () => {
       const { authlane, FakeConvexClient, flush } = window.harness;
-      const auth = authlane.createAuth({ fetchAccessToken: async () => null, expectAuth: true, signedOutOperations: "reject" });
+      const auth = authlane.createAuth({ fetchAccessToken: async () => null, expectAuth: true, signedOutOperations: "reject", crossTab: false });
       const client = new FakeConvexClient();
       const wrapped = auth.wrap(client);
       const errors = [];
@@ -268,7 +270,7 @@ describe("sign-out and failures", () => {
     const h = await openHarness();
     await h.page.evaluate(async () => {
       const { authlane, flush } = window.harness;
-      const auth = authlane.createAuth({ fetchAccessToken: async () => 42 });
+      const auth = authlane.createAuth({ fetchAccessToken: async () => 42, crossTab: false });
       window.t = { auth, outcome: null };
       auth.getToken().then(() => (window.t.outcome = "resolved"), (e) => (window.t.outcome = [e.name, e.code]));
       await auth.ready;
@@ -287,7 +289,7 @@ describe("sign-out and failures", () => {
     const h = await openHarness();
     await h.page.evaluate(async () => {
       const { authlane, flush } = window.harness;
-      const auth = authlane.createAuth({ fetchAccessToken: async () => "a.b" });
+      const auth = authlane.createAuth({ fetchAccessToken: async () => "a.b", crossTab: false });
       window.t = { auth };
       await auth.ready;
       await flush();

@@ -16,10 +16,14 @@ const TYPES = {
   ".map": "application/json",
 };
 
-/** Serves files under the given repository folders (e.g. ["pkg", "tests/browser/pages"]). */
-export async function startStaticServer(folders, { port = 0 } = {}) {
+/**
+ * Serves files under the given repository folders (e.g. ["pkg", "tests/browser/pages"]).
+ * `api(request, response)`, when given, sees every request first and returns true if it answered.
+ */
+export async function startStaticServer(folders, { port = 0, api } = {}) {
   const allowed = folders.map((folder) => join(repoRoot, folder));
   const server = createServer(async (request, response) => {
+    if (api && (await api(request, response))) return;
     const path = decodeURIComponent(new URL(request.url, "http://localhost").pathname);
     const file = normalize(join(repoRoot, path.endsWith("/") ? path + "index.html" : path));
     if (!allowed.some((folder) => file.startsWith(folder + "/"))) {

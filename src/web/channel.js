@@ -1,0 +1,40 @@
+// Messages between the tabs of one app: BroadcastChannel, or `storage` events where it is missing.
+// Only strings travel; anything else received is passed on as "" so the core counts it as garbage.
+
+export class PeerChannel {
+  constructor(name, onMessage) {
+    this.onMessage = onMessage;
+    this.key = `authlane:channel:${name}`;
+    this.serial = 0;
+    if (typeof BroadcastChannel === "function") {
+      this.channel = new BroadcastChannel(`authlane:${name}`);
+      this.channel.onmessage = (event) => onMessage(typeof event.data === "string" ? event.data : "");
+    } else if (typeof addEventListener === "function" && typeof localStorage !== "undefined") {
+      // Fallback: a set-then-remove of a unique value fires `storage` in every other tab.
+      this.onStorage = (event) => {
+        if (event.key !== this.key || !event.newValue) return;
+        const separator = event.newValue.indexOf(":");
+        onMessage(separator >= 0 ? event.newValue.slice(separator + 1) : "");
+      };
+      addEventListener("storage", this.onStorage);
+    }
+  }
+
+  post(text) {
+    if (this.channel) {
+      this.channel.postMessage(text);
+    } else if (this.onStorage) {
+      try {
+        localStorage.setItem(this.key, `${Date.now()}-${++this.serial}:${text}`);
+        localStorage.removeItem(this.key);
+      } catch {
+        // Storage unavailable: this tab simply coordinates with nobody.
+      }
+    }
+  }
+
+  close() {
+    if (this.channel) this.channel.close();
+    if (this.onStorage) removeEventListener("storage", this.onStorage);
+  }
+}

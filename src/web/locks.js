@@ -1,0 +1,168 @@
+// The cross-tab refresh lock. Web Locks where the browser has them (a JS snippet because web-sys
+// exposes LockManager only behind unstable cfg), else a localStorage lease.
+//
+// Contract with the Rust driver (src/web/locks.rs): acquire(id, steal) eventually calls
+// onGranted(id) unless release(id) comes first; a grant taken by another tab's steal calls
+// onLost(id). Stealers queue on a second "takeover" lock, so only one tab steals at a time.
+
+const LEASE_TTL_MS = 5000;
+const LEASE_RENEW_MS = 1500;
+const LEASE_POLL_MS = 100;
+const LEASE_SETTLE_MS = 20;
+
+export class RefreshLock {
+  constructor(name, onGranted, onLost) {
+    this.name = `authlane:${name}`;
+    this.onGranted = onGranted;
+    this.onLost = onLost;
+    /** id → AbortController of a request not granted yet */
+    this.pending = new Map();
+    /** id → function releasing the grant */
+    this.held = new Map();
+    this.webLocks = typeof navigator !== "undefined" && navigator.locks && typeof navigator.locks.request === "function";
+    this.owner = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  }
+
+  acquire(id, steal) {
+    this.abandon(id);
+    if (this.webLocks) this.acquireWebLock(id, steal);
+    else this.acquireLease(id, steal);
+  }
+
+  release(id) {
+    this.abandon(id);
+    const release = this.held.get(id);
+    this.held.delete(id);
+    if (release) release();
+  }
+
+  /** Gives back everything (the page is going away). */
+  releaseAll() {
+    for (const id of [...this.pending.keys(), ...this.held.keys()]) this.release(id);
+  }
+
+  abandon(id) {
+    const controller = this.pending.get(id);
+    this.pending.delete(id);
+    if (controller) controller.abort();
+  }
+
+  granted(id, release) {
+    if (!this.pending.has(id)) {
+      release();
+      return;
+    }
+    this.pending.delete(id);
+    this.held.set(id, release);
+    this.onGranted(id);
+  }
+
+  // ---- Web Locks ----
+
+  acquireWebLock(id, steal) {
+    const controller = new AbortController();
+    this.pending.set(id, controller);
+    const holdMain = (releaseOuter) =>
+      new Promise((releaseMain) => {
+        this.granted(id, () => {
+          releaseMain();
+          if (releaseOuter) releaseOuter();
+        });
+      });
+    const request = steal
+      ? navigator.locks.request(`${this.name}:takeover`, { signal: controller.signal }, () =>
+          new Promise((releaseTakeover) => {
+            if (!this.pending.has(id)) return releaseTakeover();
+            navigator.locks
+              .request(this.name, { steal: true }, () => holdMain(releaseTakeover))
+              .catch(() => this.lost(id, releaseTakeover));
+          }),
+        )
+      : navigator.locks.request(this.name, { signal: controller.signal }, () => holdMain(null));
+    // Rejections: our own abort (ignored), or a steal by another tab ending our grant.
+    request.catch(() => this.lost(id, null));
+  }
+
+  lost(id, cleanup) {
+    if (cleanup) cleanup();
+    if (this.held.has(id)) {
+      this.held.delete(id);
+      this.onLost(id);
+    }
+  }
+
+  // ---- localStorage lease (no Web Locks) ----
+
+  leaseKey(suffix = "") {
+    return `${this.name}:lease${suffix}`;
+  }
+
+  readLease() {
+    try {
+      const lease = JSON.parse(localStorage.getItem(this.leaseKey()) ?? "null");
+      return lease && typeof lease.owner === "string" && typeof lease.until === "number" ? lease : null;
+    } catch {
+      return null;
+    }
+  }
+
+  writeLease(id) {
+    try {
+      localStorage.setItem(this.leaseKey(), JSON.stringify({ owner: this.owner, id, until: Date.now() + LEASE_TTL_MS }));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  acquireLease(id, steal) {
+    const controller = new AbortController();
+    this.pending.set(id, controller);
+    const attempt = () => {
+      if (controller.signal.aborted) return;
+      const lease = this.readLease();
+      const free = !lease || lease.until < Date.now() || (lease.owner === this.owner && lease.id === id);
+      if (!free && !steal) {
+        setTimeout(attempt, LEASE_POLL_MS);
+        return;
+      }
+      if (!this.writeLease(id)) {
+        // Storage refused (quota, privacy mode): proceed unlocked rather than never refresh.
+        this.grantLease(id, controller);
+        return;
+      }
+      // No compare-and-swap in localStorage: write, let racing writers land, then check who won.
+      setTimeout(() => {
+        if (controller.signal.aborted) return;
+        const now = this.readLease();
+        if (now && now.owner === this.owner && now.id === id) this.grantLease(id, controller);
+        else setTimeout(attempt, LEASE_POLL_MS);
+      }, LEASE_SETTLE_MS);
+    };
+    attempt();
+  }
+
+  grantLease(id, controller) {
+    const renew = setInterval(() => {
+      const lease = this.readLease();
+      if (lease && (lease.owner !== this.owner || lease.id !== id)) {
+        clearInterval(renew);
+        this.lost(id, null);
+      } else {
+        this.writeLease(id);
+      }
+    }, LEASE_RENEW_MS);
+    this.granted(id, () => {
+      clearInterval(renew);
+      const lease = this.readLease();
+      if (lease && lease.owner === this.owner && lease.id === id) {
+        try {
+          localStorage.removeItem(this.leaseKey());
+        } catch {
+          // Nothing to do: the lease expires by itself.
+        }
+      }
+    });
+    void controller;
+  }
+}

@@ -1,0 +1,178 @@
+// Cross-tab, in real Chromium: several pages of one browser context (they share Web Locks,
+// BroadcastChannel and storage) against a rotating token endpoint on 127.0.0.1. Each suite runs
+// twice: with Web Locks, and with them removed from the page (the localStorage lease path).
+// Real time on purpose: timers, locks and channels of independent pages cannot share a fake clock.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { launchChromium } from "../support/chromium.js";
+import { startStaticServer } from "../support/static-server.js";
+import { createTokenIssuer } from "../support/token-issuer.js";
+
+const LIFETIME_SECONDS = 3;
+const LEEWAY_SECONDS = 1.5;
+let browser;
+
+before(async () => {
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A fresh issuer and server, a browser context signed in once, and `count` open tabs. */
+async function openTabs(count, { webLocks = true, crossTab = true, reuseWindowMs = 0, extraQuery = "" } = {}) {
+  const issuer = createTokenIssuer({ lifetimeSeconds: LIFETIME_SECONDS, reuseWindowMs });
+  const server = await startStaticServer(["pkg", "tests/browser/pages"], { api: issuer.handle });
+  const context = await browser.newContext();
+  if (!webLocks) {
+    await context.addInitScript(() => Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined }));
+  }
+  const signIn = await context.newPage();
+  await signIn.goto(`${server.origin}/tests/browser/pages/blank.html`);
+  await signIn.evaluate(async () => {
+    const answer = await (await fetch("/signin", { method: "POST", body: "{}" })).json();
+    localStorage.setItem("test-sdk:refresh-token", answer.refresh_token);
+  });
+  await signIn.close();
+  const query = `?leeway=${LEEWAY_SECONDS}${crossTab ? "" : "&crossTab=off"}${extraQuery}`;
+  const pages = [];
+  const errors = [];
+  for (let index = 0; index < count; index++) {
+    const page = await context.newPage();
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`${server.origin}/tests/browser/pages/tab.html${query}`);
+    pages.push(page);
+  }
+  await Promise.all(pages.map((page) => page.waitForFunction(() => window.auth?.getState().status === "authenticated")));
+  return {
+    issuer,
+    pages,
+    context,
+    origin: server.origin,
+    query,
+    errors,
+    stats: () => Promise.all(pages.filter((page) => !page.isClosed()).map((page) => page.evaluate(() => ({ ...window.stats, status: window.auth.getState().status })))),
+    async close() {
+      await context.close();
+      await server.close();
+    },
+  };
+}
+
+/** Lets the tabs live for `ms` of real time (a soak window, not a synchronisation point). */
+const soak = (ms) => new Promise((done) => setTimeout(done, ms));
+
+for (const webLocks of [true, false]) {
+  const path = webLocks ? "Web Locks" : "localStorage lease";
+
+  describe(`cross-tab (${path})`, () => {
+    test("8 tabs cost the token endpoint what 1 tab costs, with no reuse and no expired token sent", async () => {
+      const seconds = webLocks ? 32 : 16;
+      const one = await openTabs(1, { webLocks });
+      await soak(seconds * 1000);
+      const oneRefreshes = one.issuer.stats.refreshes;
+      await one.close();
+
+      const eight = await openTabs(8, { webLocks });
+      await soak(seconds * 1000);
+      const stats = await eight.stats();
+      const { refreshes, reuseDetections } = eight.issuer.stats;
+      console.log(`# ${path}: token endpoint refreshes over ${seconds} s of ${LIFETIME_SECONDS} s tokens: 1 tab ${oneRefreshes}, 8 tabs ${refreshes} (ratio ${(refreshes / oneRefreshes).toFixed(2)}), reuse detections ${reuseDetections}`);
+      assert.ok(oneRefreshes >= seconds / 2, `the single tab refreshed only ${oneRefreshes} times`);
+      // Never more than one tab's worth (+1: opening 8 pages takes a moment of the window). Fewer is
+      // fine: Chromium throttles timers in background pages, so refreshes land a little later.
+      assert.ok(refreshes <= oneRefreshes + 1, `8 tabs: ${refreshes} refreshes vs 1 tab: ${oneRefreshes}`);
+      assert.ok(refreshes >= oneRefreshes / 2, `8 tabs barely refreshed: ${refreshes}`);
+      assert.equal(reuseDetections, 0);
+      for (const tab of stats) {
+        assert.equal(tab.status, "authenticated");
+        assert.equal(tab.expiredSent, 0, "a tab sent an expired token to its client");
+        assert.deepEqual(tab.statuses, ["authenticated"], "no tab flashed");
+        assert.ok(tab.authenticates >= refreshes - 1, `a tab's client got ${tab.authenticates} tokens of ${refreshes + 1}`);
+      }
+      assert.deepEqual(eight.errors, []);
+      await eight.close();
+    });
+
+    test("the lock holder closed mid-refresh: another tab takes over within the bound", async () => {
+      // The closed tab's request reached the issuer but its new refresh token was never stored,
+      // so the next tab presents the same one: tolerated inside the issuer's reuse window.
+      const tabs = await openTabs(4, { webLocks, reuseWindowMs: 10_000 });
+      tabs.issuer.config.delayMs = 1500;
+      const deadline = Date.now() + 10_000;
+      let leader = -1;
+      while (leader < 0 && Date.now() < deadline) {
+        const inFlight = await Promise.all(tabs.pages.map((page) => page.evaluate(() => window.stats.inFlight)));
+        leader = inFlight.findIndex((count) => count > 0);
+      }
+      assert.ok(leader >= 0, "no tab started a refresh");
+      const before = await tabs.pages[leader].evaluate(() => window.stats.lastExp);
+      await tabs.pages[leader].close();
+      const survivors = tabs.pages.filter((page) => !page.isClosed());
+      const closedAt = Date.now();
+      await Promise.all(
+        survivors.map((page) => page.waitForFunction((exp) => window.stats.lastExp > exp, before, { timeout: 6_000 })),
+      );
+      console.log(`# ${path}: survivors refreshed ${Date.now() - closedAt} ms after the lock holder closed`);
+      tabs.issuer.config.delayMs = 0;
+      const stats = await tabs.stats();
+      for (const tab of stats) assert.equal(tab.status, "authenticated");
+      assert.equal(tabs.issuer.stats.reuseDetections, 0);
+      await tabs.close();
+    });
+
+    test("sign-out in one tab reaches all 8 tabs within 1 s, and nobody refreshes after", async () => {
+      const tabs = await openTabs(8, { webLocks });
+      await tabs.pages[0].evaluate(() => window.auth.signOut());
+      await Promise.all(
+        tabs.pages.map((page) => page.waitForFunction(() => window.auth.getState().status === "unauthenticated", null, { timeout: 1_000 })),
+      );
+      const refreshes = tabs.issuer.stats.refreshes;
+      await soak(LIFETIME_SECONDS * 1000);
+      assert.equal(tabs.issuer.stats.refreshes, refreshes);
+      await tabs.close();
+    });
+  });
+}
+
+describe("cross-tab off", () => {
+  test("crossTab: false tabs refresh on their own (the behaviour authlane replaces)", async () => {
+    const tabs = await openTabs(4, { crossTab: false, reuseWindowMs: 0 });
+    await soak(8_000);
+    const { refreshes, reuseDetections } = tabs.issuer.stats;
+    console.log(`# crossTab off: 4 tabs, 8 s: ${refreshes} refreshes, ${reuseDetections} reuse detections`);
+    assert.ok(refreshes + reuseDetections >= 4, "each tab refreshed by itself");
+    await tabs.close();
+  });
+});
+
+describe("persistence", () => {
+  test("by default nothing is written to storage", async () => {
+    const tabs = await openTabs(2);
+    const keys = await tabs.pages[0].evaluate(() => [...Object.keys(localStorage), ...Object.keys(sessionStorage)]);
+    assert.deepEqual(keys.filter((key) => key.startsWith("authlane:")), []);
+    await tabs.close();
+  });
+
+  test("storage 'local' restores the token on reload without a fetch, namespaced per app, cleared on sign-out", async () => {
+    const tabs = await openTabs(1, { extraQuery: "&storage=local&app=shop" });
+    const [page] = tabs.pages;
+    const keys = await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith("authlane:")));
+    assert.deepEqual(keys, ["authlane:shop:token"]);
+    const fetchesBefore = tabs.issuer.stats.refreshes;
+    await page.reload();
+    await page.waitForFunction(() => window.auth?.getState().status === "authenticated");
+    assert.equal(await page.evaluate(() => window.stats.fetchCalls), 0, "the reloaded tab used the stored token");
+    assert.equal(tabs.issuer.stats.refreshes, fetchesBefore);
+    // Another app on the same origin neither sees nor disturbs it.
+    const other = await tabs.context.newPage();
+    await other.goto(`${tabs.origin}/tests/browser/pages/tab.html${tabs.query.replace("app=shop", "app=blog")}`);
+    await other.waitForFunction(() => window.auth?.getState().status === "authenticated");
+    assert.equal(await other.evaluate(() => window.stats.fetchCalls), 1, "the other app fetched its own token");
+    await page.evaluate(() => window.auth.signOut());
+    await page.waitForFunction(() => localStorage.getItem("authlane:shop:token") === null);
+    assert.equal(await other.evaluate(() => window.auth.getState().status), "authenticated", "signing out of one app leaves the other");
+    await tabs.close();
+  });
+});

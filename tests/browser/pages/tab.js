@@ -1,0 +1,60 @@
+// One tab of a multi-tab test app. Its "provider SDK" keeps the refresh token in localStorage,
+// shared by every tab (as convex-auth and most OIDC SDKs do) and rotated on every refresh.
+// Query: ?crossTab=off, ?leeway=, ?app= (cross-tab name), ?storage=. Exposes window.auth and window.stats.
+import { createAuth } from "/pkg/dist/index.js";
+import { FakeConvexClient } from "./fake-convex-client.js";
+
+const params = new URLSearchParams(location.search);
+const REFRESH_TOKEN_KEY = "test-sdk:refresh-token";
+
+const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [] };
+window.stats = stats;
+
+async function fetchAccessToken() {
+  stats.fetchCalls++;
+  stats.inFlight++;
+  try {
+    const refreshToken = localStorage.getItem(REFRESH_TOKEN_KEY);
+    if (!refreshToken) return null;
+    const response = await fetch("/token", {
+      method: "POST",
+      body: JSON.stringify({ grant_type: "refresh_token", refresh_token: refreshToken }),
+    });
+    if (response.status === 401) return null;
+    if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
+    const body = await response.json();
+    localStorage.setItem(REFRESH_TOKEN_KEY, body.refresh_token);
+    return body.access_token;
+  } finally {
+    stats.inFlight--;
+  }
+}
+
+function expiryOf(token) {
+  const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  return claims.exp * 1000;
+}
+
+const auth = createAuth({
+  fetchAccessToken,
+  refreshLeewaySeconds: Number(params.get("leeway") ?? 2),
+  crossTab: params.get("crossTab") === "off" ? false : { name: params.get("app") ?? "tabs-test" },
+  storage: params.get("storage") ?? "memory",
+});
+auth.subscribe(() => stats.statuses.push(auth.getState().status));
+
+// The wrapped client's server accepts every token at once; each token sent is checked for expiry.
+const client = new FakeConvexClient();
+const authenticate = client.authenticate.bind(client);
+client.authenticate = (token) => {
+  stats.authenticates++;
+  const exp = expiryOf(token);
+  stats.lastExp = exp;
+  if (exp <= Date.now()) stats.expiredSent++;
+  authenticate(token);
+  queueMicrotask(() => client.accept());
+};
+auth.wrap(client);
+
+window.auth = auth;
+window.tabReady = true;
