@@ -268,3 +268,49 @@ fn cross_tab_off_emits_nothing_for_peers() {
     h.advance(120_000);
     assert!(h.lock_requests.is_empty() && h.broadcasts.is_empty() && h.persisted.is_empty());
 }
+
+/// Runs one cross-tab session's fetch to completion: lock granted, grace over, fresh token.
+fn fetch_under_lock(h: &mut Harness) {
+    let (lock, _) = *h.lock_requests.last().expect("a lock request");
+    h.session.handle_lock_acquired(h.now, lock);
+    h.drain();
+    h.advance(Config::default().peer_grace_ms);
+    h.answer_fresh(60);
+}
+
+#[test]
+fn a_token_fetched_before_a_sign_out_never_signs_a_tab_back_in() {
+    let mut a = Harness::started(Tabs::cross_tab_config());
+    let mut b = Harness::started(Tabs::cross_tab_config());
+    fetch_under_lock(&mut a);
+    b.session.handle_peer_message(b.now, a.broadcasts.last().unwrap());
+    b.drain();
+    assert_eq!(b.session.state(), AuthState::Authenticated);
+
+    // B refreshes while A signs out; B's token reaches A before A's sign-out reaches B.
+    b.session.handle_token_request(b.now, 1, authlane::core::TokenNeed::Forced);
+    b.drain();
+    fetch_under_lock(&mut b);
+    a.session.sign_out(a.now);
+    a.drain();
+    let signed_out = a.broadcasts.last().unwrap().clone();
+    let b_token = b.broadcasts.last().unwrap().clone();
+    a.session.handle_peer_message(a.now, &b_token);
+    a.drain();
+    assert_eq!(a.session.state(), AuthState::Unauthenticated, "a pre-sign-out token was adopted");
+    b.session.handle_peer_message(b.now, &signed_out);
+    b.drain();
+    assert_eq!(b.session.state(), AuthState::Unauthenticated);
+
+    // Signing in again (a later epoch) is picked up by the other tab.
+    a.session.handle_token_request(a.now, 2, authlane::core::TokenNeed::Current);
+    a.drain();
+    fetch_under_lock(&mut a);
+    b.session.handle_peer_message(b.now, a.broadcasts.last().unwrap());
+    b.drain();
+    assert_eq!(b.session.state(), AuthState::Authenticated);
+    // And the old sign-out, delivered late again, changes nothing.
+    b.session.handle_peer_message(b.now, &signed_out);
+    b.drain();
+    assert_eq!(b.session.state(), AuthState::Authenticated);
+}

@@ -2,6 +2,9 @@
 //!
 //! Everything received is validated: a message that does not parse, has another version, or
 //! carries an implausible field is refused with a [`PeerMessageError`] and never trusted.
+//!
+//! Each message travels with the sender's sign-out *epoch* (how many sign-outs it has seen), so
+//! a token fetched before a sign-out cannot sign a tab back in after it.
 
 use alloc::string::String;
 
@@ -32,8 +35,19 @@ pub enum PeerMessageError {
 }
 
 impl PeerMessage {
+    /// Encodes in epoch 0 (tests and fresh sessions).
     pub fn encode(&self) -> String {
-        let mut out = String::from("{\"v\":1,\"kind\":\"");
+        self.encode_in(0)
+    }
+
+    pub fn encode_in(&self, epoch: u64) -> String {
+        let mut out = String::from("{\"v\":1,");
+        if epoch > 0 {
+            out.push_str("\"epoch\":");
+            push_decimal(&mut out, epoch);
+            out.push(',');
+        }
+        out.push_str("\"kind\":\"");
         match self {
             PeerMessage::Token { token, expires_at } => {
                 out.push_str("token\",\"token\":");
@@ -51,6 +65,11 @@ impl PeerMessage {
     }
 
     pub fn decode(text: &str) -> Result<PeerMessage, PeerMessageError> {
+        Self::decode_with_epoch(text).map(|(_, message)| message)
+    }
+
+    /// Decodes a message and the sender's sign-out epoch (0 when absent).
+    pub fn decode_with_epoch(text: &str) -> Result<(u64, PeerMessage), PeerMessageError> {
         if text.len() > MAX_TOKEN_LEN + 256 {
             return Err(PeerMessageError::BadField);
         }
@@ -59,10 +78,15 @@ impl PeerMessage {
         if field("v") != Some(&JsonValue::Number(JsonNumber::Unsigned(WIRE_VERSION))) {
             return Err(PeerMessageError::WrongVersion);
         }
+        let epoch = match field("epoch") {
+            None => 0,
+            Some(JsonValue::Number(JsonNumber::Unsigned(epoch))) => *epoch,
+            Some(_) => return Err(PeerMessageError::BadField),
+        };
         let Some(JsonValue::String(kind)) = field("kind") else {
             return Err(PeerMessageError::UnknownKind);
         };
-        match kind.as_str() {
+        let message = match kind.as_str() {
             "token" => {
                 let Some(JsonValue::String(token)) = field("token") else {
                     return Err(PeerMessageError::BadField);
@@ -75,12 +99,13 @@ impl PeerMessage {
                 if token.is_empty() || token.len() > MAX_TOKEN_LEN {
                     return Err(PeerMessageError::BadField);
                 }
-                Ok(PeerMessage::Token { token: token.clone(), expires_at })
+                PeerMessage::Token { token: token.clone(), expires_at }
             }
-            "request" => Ok(PeerMessage::Request),
-            "signed_out" => Ok(PeerMessage::SignedOut),
-            _ => Err(PeerMessageError::UnknownKind),
-        }
+            "request" => PeerMessage::Request,
+            "signed_out" => PeerMessage::SignedOut,
+            _ => return Err(PeerMessageError::UnknownKind),
+        };
+        Ok((epoch, message))
     }
 }
 
@@ -138,6 +163,10 @@ mod tests {
             assert_eq!(PeerMessage::decode(&message.encode()), Ok(message.clone()), "{}", message.encode());
         }
         assert_eq!(PeerMessage::Request.encode(), r#"{"v":1,"kind":"request"}"#);
+        let signed_out = PeerMessage::SignedOut.encode_in(3);
+        assert_eq!(signed_out, r#"{"v":1,"epoch":3,"kind":"signed_out"}"#);
+        assert_eq!(PeerMessage::decode_with_epoch(&signed_out), Ok((3, PeerMessage::SignedOut)));
+        assert_eq!(PeerMessage::decode_with_epoch(r#"{"v":1,"epoch":-1,"kind":"request"}"#), Err(PeerMessageError::BadField));
     }
 
     #[test]

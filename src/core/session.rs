@@ -226,6 +226,8 @@ pub struct Session {
     /// The last token the server rejected: a peer offering it again is ignored.
     last_rejected: Option<String>,
     ignored_peer_messages: u64,
+    /// Sign-outs seen in this app's tabs (see `peer_message`).
+    epoch: u64,
 }
 
 impl Session {
@@ -254,6 +256,7 @@ impl Session {
             next_lock: 1,
             last_rejected: None,
             ignored_peer_messages: 0,
+            epoch: 0,
         }
     }
 
@@ -345,8 +348,10 @@ impl Session {
         if self.disposed {
             return;
         }
+        // A new epoch: tokens fetched before this sign-out can no longer sign any tab back in.
+        self.epoch += 1;
         if self.config.cross_tab {
-            self.outputs.push_back(Output::Broadcast(super::peer_message::PeerMessage::SignedOut.encode()));
+            self.outputs.push_back(Output::Broadcast(super::peer_message::PeerMessage::SignedOut.encode_in(self.epoch)));
         }
         self.sign_out_here(now);
     }

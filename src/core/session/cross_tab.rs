@@ -66,19 +66,28 @@ impl Session {
         if self.disposed {
             return;
         }
-        let message = match PeerMessage::decode(text) {
-            Ok(message) => message,
+        let (epoch, message) = match PeerMessage::decode_with_epoch(text) {
+            Ok(decoded) => decoded,
             Err(_) => return self.ignore_peer_message(),
         };
         match message {
-            PeerMessage::Token { token, expires_at } => self.adopt_from_peer(now, token, expires_at),
+            PeerMessage::Token { token, expires_at } => {
+                if epoch < self.epoch {
+                    // Fetched before a sign-out this tab has seen: it must not sign anyone back in.
+                    return self.trace(TraceKind::StaleBroadcastIgnored, Some(token::redact(&token)), None, None);
+                }
+                self.epoch = epoch;
+                self.adopt_from_peer(now, token, expires_at);
+            }
             PeerMessage::Request => {
                 if self.usable_generation(now).is_some() {
                     self.share_current();
                 }
             }
             PeerMessage::SignedOut => {
-                if self.current.is_some() || self.in_flight.is_some() || self.state != super::AuthState::Unauthenticated {
+                // An epoch this tab already reached (by this sign-out or a later sign-in) is old news.
+                if epoch > self.epoch {
+                    self.epoch = epoch;
                     self.trace(TraceKind::PeerSignedOut, None, None, None);
                     self.sign_out_here(now);
                 }
@@ -126,7 +135,7 @@ impl Session {
         if !self.config.cross_tab && !self.config.persist {
             return;
         }
-        let record = PeerMessage::Token { token: current.raw.clone(), expires_at: current.expires_at }.encode();
+        let record = PeerMessage::Token { token: current.raw.clone(), expires_at: current.expires_at }.encode_in(self.epoch);
         if self.config.persist {
             self.outputs.push_back(Output::Persist(Some(record.clone())));
         }
