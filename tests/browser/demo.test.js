@@ -32,3 +32,17 @@ test("the demo page authenticates, shows the timeline, and signs out", async () 
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("two demo tabs share one session: the second fetches nothing, and sign-out reaches both", async () => {
+  const context = await browser.newContext();
+  const first = await context.newPage();
+  await first.goto(`${server.origin}/www/`);
+  await first.waitForFunction(() => document.getElementById("status").textContent === "authenticated");
+  const second = await context.newPage();
+  await second.goto(`${server.origin}/www/`);
+  await second.waitForFunction(() => document.getElementById("status").textContent === "authenticated");
+  assert.equal(await second.textContent("#calls"), "0", "the second tab took the first tab's token");
+  await first.click("#sign-out");
+  await second.waitForFunction(() => document.getElementById("status").textContent === "unauthenticated", null, { timeout: 1_000 });
+  await context.close();
+});
