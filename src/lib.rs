@@ -61,6 +61,7 @@ mod surface {
             reject_held_when_signed_out: bool,
             fetch_timeout_ms: f64,
             cross_tab_name: Option<String>,
+            lock_timeout_ms: f64,
             storage: JsValue,
         ) -> WasmSession {
             let defaults = Config::default();
@@ -69,6 +70,7 @@ mod surface {
                 expect_auth,
                 reject_held_when_signed_out,
                 fetch_timeout_ms: millis(fetch_timeout_ms, defaults.fetch_timeout_ms),
+                lock_timeout_ms: millis(lock_timeout_ms, defaults.lock_timeout_ms),
                 seed: clock::random_seed(),
                 ..defaults
             };

@@ -28,8 +28,10 @@ export interface AuthOptions {
    * Make this origin's tabs act as one client: one refresh for all (under a Web Lock, or a
    * localStorage lease), tokens shared over BroadcastChannel, sign-out everywhere. Default on,
    * named "default"; give each app on one origin its own `name`. `false` turns it off entirely.
+   * `lockTimeoutMs` (10000): waiting longer steals the lock from a frozen holder; holding it
+   * longer releases it.
    */
-  crossTab?: boolean | { name?: string };
+  crossTab?: boolean | { name?: string; lockTimeoutMs?: number };
   /**
    * Where to keep the token across reloads: `"memory"` (default: nowhere), `"session"`,
    * `"local"`, or your own `{ getItem, setItem, removeItem }` (sync or async). Namespaced by the
@@ -239,6 +241,7 @@ export function createAuth(options: AuthOptions): Auth {
             options.signedOutOperations === "reject",
             options.fetchTimeoutMs ?? 30_000,
             crossTabName(options.crossTab),
+            (typeof options.crossTab === "object" && options.crossTab.lockTimeoutMs) || 10_000,
             options.storage ?? "memory",
           );
           if (clientAttached) session.attachClient();

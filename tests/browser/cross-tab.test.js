@@ -122,6 +122,34 @@ for (const webLocks of [true, false]) {
       await tabs.close();
     });
 
+    test("a frozen lock holder (Chrome's page freezing) is stolen from after the lock timeout", async () => {
+      const tabs = await openTabs(3, { webLocks, reuseWindowMs: 10_000, extraQuery: "&lockTimeout=2000" });
+      tabs.issuer.config.delayMs = 800;
+      let holder = -1;
+      const deadline = Date.now() + 10_000;
+      while (holder < 0 && Date.now() < deadline) {
+        const inFlight = await Promise.all(tabs.pages.map((page) => page.evaluate(() => window.stats.inFlight)));
+        holder = inFlight.findIndex((count) => count > 0);
+      }
+      assert.ok(holder >= 0, "no tab started a refresh");
+      const cdp = await tabs.context.newCDPSession(tabs.pages[holder]);
+      await cdp.send("Page.setWebLifecycleState", { state: "frozen" });
+      const before = Math.max(...(await tabs.stats()).filter((_, i) => i !== holder).map((tab) => tab.lastExp));
+      const others = tabs.pages.filter((_, index) => index !== holder);
+      await Promise.all(others.map((page) => page.waitForFunction((exp) => window.stats.lastExp > exp, before, { timeout: 8_000 })));
+      await cdp.send("Page.setWebLifecycleState", { state: "active" });
+      tabs.issuer.config.delayMs = 0;
+      await tabs.pages[holder].waitForFunction((exp) => window.stats.lastExp > exp, before, { timeout: 8_000 });
+      const stats = await tabs.stats();
+      for (const tab of stats) {
+        assert.equal(tab.status, "authenticated");
+        assert.equal(tab.expiredSent, 0);
+      }
+      assert.equal(tabs.issuer.stats.reuseDetections, 0);
+      assert.deepEqual(tabs.errors, []);
+      await tabs.close();
+    });
+
     test("sign-out in one tab reaches all 8 tabs within 1 s, and nobody refreshes after", async () => {
       const tabs = await openTabs(8, { webLocks });
       await tabs.pages[0].evaluate(() => window.auth.signOut());

@@ -1,6 +1,6 @@
 // One tab of a multi-tab test app. Its "provider SDK" keeps the refresh token in localStorage,
 // shared by every tab (as convex-auth and most OIDC SDKs do) and rotated on every refresh.
-// Query: ?crossTab=off, ?leeway=, ?app= (cross-tab name), ?storage=. Exposes window.auth and window.stats.
+// Query: ?crossTab=off, ?leeway=, ?app= (cross-tab name), ?lockTimeout=, ?storage=. Exposes window.auth and window.stats.
 import { createAuth } from "/pkg/dist/index.js";
 import { FakeConvexClient } from "./fake-convex-client.js";
 
@@ -38,7 +38,7 @@ function expiryOf(token) {
 const auth = createAuth({
   fetchAccessToken,
   refreshLeewaySeconds: Number(params.get("leeway") ?? 2),
-  crossTab: params.get("crossTab") === "off" ? false : { name: params.get("app") ?? "tabs-test" },
+  crossTab: params.get("crossTab") === "off" ? false : { name: params.get("app") ?? "tabs-test", lockTimeoutMs: Number(params.get("lockTimeout") ?? 10_000) },
   storage: params.get("storage") ?? "memory",
 });
 auth.subscribe(() => stats.statuses.push(auth.getState().status));
