@@ -99,7 +99,8 @@ interface TokenWaiter {
   reject(error: AuthlaneError): void;
 }
 
-const LOADING: AuthSnapshot = Object.freeze({
+/** The state before a session has settled, or exists at all (bindings read it on the server). */
+export const LOADING_SNAPSHOT: AuthSnapshot = Object.freeze({
   status: "loading",
   isLoading: true,
   isAuthenticated: false,
@@ -139,7 +140,7 @@ export function createAuth(options: AuthOptions): Auth {
   /** Operation ids submitted before the session existed, in call order. */
   const heldBeforeReady: number[] = [];
   let session: WasmSession | null = null;
-  let snapshot = LOADING;
+  let snapshot = LOADING_SNAPSHOT;
   let disposed = false;
   let nextWaiter = 1;
   let nextOperation = 1;

@@ -1,6 +1,6 @@
 // The public face of authlane. Importing it touches no browser API and loads nothing:
 // the WebAssembly module loads on the first createAuth() in a browser.
-export { createAuth } from "./auth.js";
+export { createAuth, LOADING_SNAPSHOT } from "./auth.js";
 export type { Auth, AuthOptions, AuthSnapshot, AuthStatus, FetchAccessToken, TokenClaims, TokenStorage } from "./auth.js";
 export { AuthlaneError, ErrorCodes } from "./errors.js";
 export type { AuthlaneErrorCode } from "./errors.js";

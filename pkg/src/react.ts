@@ -15,16 +15,10 @@ import {
   type ReactElement,
   type ReactNode,
 } from "react";
-import { createAuth, type Auth, type AuthOptions, type AuthSnapshot, type AuthStatus } from "./index.js";
+import { createAuth, LOADING_SNAPSHOT, type Auth, type AuthOptions, type AuthSnapshot, type AuthStatus } from "./index.js";
 
 /** What the bindings read before a session exists: on the server, and in the first render of a provider given `options`. */
-const NO_SESSION: AuthSnapshot = Object.freeze({
-  status: "loading",
-  isLoading: true,
-  isAuthenticated: false,
-  claims: null,
-  error: null,
-});
+const NO_SESSION: AuthSnapshot = LOADING_SNAPSHOT;
 
 /** `undefined`: no provider above. `null`: a provider whose session does not exist yet. */
 const AuthlaneContext = createContext<Auth | null | undefined>(undefined);

@@ -4,18 +4,12 @@
 import { getContext, onDestroy, setContext } from "svelte";
 import { createSubscriber } from "svelte/reactivity";
 import type { Readable } from "svelte/store";
-import { createAuth, type Auth, type AuthOptions, type AuthSnapshot, type AuthStatus } from "./index.js";
+import { createAuth, LOADING_SNAPSHOT, type Auth, type AuthOptions, type AuthSnapshot, type AuthStatus } from "./index.js";
 
 const CONTEXT_KEY = Symbol.for("authlane");
 
 /** What the session reads while it has no `Auth`: on the server, where nothing is created. */
-const NO_SESSION: AuthSnapshot = Object.freeze({
-  status: "loading",
-  isLoading: true,
-  isAuthenticated: false,
-  claims: null,
-  error: null,
-});
+const NO_SESSION: AuthSnapshot = LOADING_SNAPSHOT;
 
 /**
  * Reactive in runes (`session.isAuthenticated` in markup, `$derived`, `$effect`) and a readable
