@@ -11,6 +11,7 @@ test: build test-native test-browser
 
 test-native:
 	cargo test
+	cargo test -p devserver
 
 test-browser:
 	node --test tests/browser/ tests/frameworks/ tests/node/

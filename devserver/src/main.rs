@@ -1,0 +1,119 @@
+//! devserver: a Convex-like sync server on 127.0.0.1 with token verification like Convex's
+//! `auth.config`, an embedded dev issuer, counters and fault switches — for authlane's demo and
+//! end-to-end tests. `devserver --help` lists the flags.
+
+mod config;
+mod functions;
+mod issuer;
+mod server;
+mod stats;
+mod sync;
+mod verify;
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+
+use config::{Options, Provider};
+use server::AppState;
+use stats::{Faults, Stats};
+
+fn fail(message: &str) -> ! {
+    eprintln!("devserver: {message}");
+    std::process::exit(2);
+}
+
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let options = Options::parse(std::env::args().skip(1)).unwrap_or_else(|message| fail(&message));
+    let mut providers = match &options.auth_config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).unwrap_or_else(|error| {
+                fail(&format!("--auth-config {}: {error}", path.display()))
+            });
+            config::parse_auth_config(&text, &path.display().to_string())
+                .unwrap_or_else(|message| fail(&message))
+        }
+        None => Vec::new(),
+    };
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
+            .await
+            .unwrap_or_else(|error| {
+                fail(&format!(
+                    "cannot listen on 127.0.0.1:{}: {error}",
+                    options.port
+                ))
+            });
+    let origin = format!("http://{}", listener.local_addr().expect("bound address"));
+    if options.embedded_issuer {
+        providers.push(Provider::Oidc {
+            domain: origin.clone(),
+            application_id: "convex".into(),
+        });
+    }
+    if providers.is_empty() {
+        fail("no auth providers: give --auth-config or drop --no-embedded-issuer");
+    }
+
+    let stats = Arc::new(Stats::new());
+    let fetch_counter = stats.clone();
+    let faults = Faults {
+        token_lifetime_seconds: options.token_lifetime_secs,
+        ..Faults::default()
+    };
+    let state = Arc::new(AppState {
+        issuer: issuer::Issuer::new(origin.clone()),
+        verifier: verify::Verifier::new(
+            providers,
+            Box::new(move || fetch_counter.bump("jwksFetches")),
+        ),
+        stats,
+        faults: Mutex::new(faults),
+        store: Mutex::new(functions::Store::new()),
+        data: watch::channel(0).0,
+        control: broadcast::channel(16).0,
+        shutdown: watch::channel(false).0,
+        next_session: AtomicU64::new(0),
+        options,
+    });
+    for provider in state.verifier.providers() {
+        state.log(format!(
+            "trusting {} (applicationID {:?})",
+            provider.issuer(),
+            provider.application_id()
+        ));
+    }
+    for (prefix, dir) in &state.options.serve {
+        state.log(format!("serving {} at {origin}{prefix}/", dir.display()));
+    }
+    println!("devserver listening on {origin}");
+    std::io::stdout().flush().ok();
+
+    let app = server::router(state.clone());
+    let stopping = state.clone();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        stopping.log("shutting down".into());
+        stopping.shutdown.send_replace(true);
+    });
+    let mut shutdown = state.shutdown.subscribe();
+    tokio::select! {
+        result = serve => if let Err(error) = result { fail(&format!("server error: {error}")) },
+        // Graceful shutdown waits for open connections; give them 3 s after the signal.
+        _ = async { let _ = shutdown.wait_for(|stop| *stop).await; tokio::time::sleep(Duration::from_secs(3)).await } => {}
+    }
+}
