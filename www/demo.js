@@ -1,67 +1,73 @@
-// The demo: authlane over an in-page issuer, showing state, expiry and the timeline.
-import { createAuth, decodeToken } from "/pkg/dist/index.js";
+// The vanilla demo: authlane over the in-page issuer and backend (www/shared/, shared with the
+// React and Svelte demos), showing the session, time to expiry and the onTrace timeline.
+import { createAuth } from "/pkg/dist/index.js";
+import { createDemoBackend, describeAnswer } from "./shared/backend.js";
+import { createDemoIssuer } from "./shared/issuer.js";
+import { createTimeline } from "./shared/timeline.js";
 
-const LIFETIME_SECONDS = 20;
 const $ = (id) => document.getElementById(id);
-let signedIn = true;
-let calls = 0;
 
-function base64url(text) {
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-/** Stands in for an identity provider's SDK (unsigned demo tokens; the client never verifies). */
-async function fetchAccessToken({ forceRefreshToken }) {
-  calls++;
-  $("calls").textContent = String(calls);
-  await new Promise((resolve) => setTimeout(resolve, 150));
-  if ($("issuer-down").checked) throw new Error("issuer unreachable");
-  if ($("issuer-garbage").checked) return 42;
-  if (!signedIn) return null;
-  const iat = Math.floor(Date.now() / 1000);
-  const header = base64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "demo" }));
-  const claims = base64url(JSON.stringify({ iss: "https://demo.invalid", sub: "user_demo", aud: "convex", iat, exp: iat + LIFETIME_SECONDS, jti: crypto.randomUUID(), forced: forceRefreshToken }));
-  return `${header}.${claims}.demo-signature-${calls}`;
-}
-
-const auth = createAuth({ fetchAccessToken, onTrace: addToTimeline, verbose: true });
-let expiresAt = null;
-
-function addToTimeline(event) {
-  const row = document.createElement("tr");
-  const time = new Date(event.at).toLocaleTimeString();
-  const parts = [event.detail, event.tokenTail, event.value !== null ? `${event.value}` : null, event.code].filter(Boolean);
-  row.innerHTML = `<td>${time}</td><td><code>${event.kind}</code></td><td>${parts.join(" · ")}</td>`;
-  $("timeline").prepend(row);
-}
+const issuer = createDemoIssuer();
+const timeline = createTimeline();
+const backend = createDemoBackend();
+const auth = createAuth({
+  fetchAccessToken: issuer.fetchAccessToken,
+  expectAuth: true, // operations wait until the server has accepted the first token
+  onTrace: timeline.onTrace,
+  verbose: true,
+});
+const client = auth.wrap(backend.client);
 
 function render() {
-  const state = auth.getState();
-  $("status").textContent = state.status;
-  $("status").className = `status ${state.status}`;
-  $("error").textContent = state.error ? `${state.error.code}: ${state.error.message}` : "";
-  $("subject").textContent = state.claims?.sub ?? "—";
+  const { status, error, claims } = auth.getState();
+  $("status").textContent = status;
+  $("status").className = `status ${status}`;
+  $("error").textContent = error ? `${error.code}: ${error.message}` : "";
+  $("subject").textContent = claims?.sub ?? "—";
+  $("iss").textContent = claims?.iss ?? "—";
+  $("loading").hidden = status !== "loading";
+  $("sign-in").hidden = status !== "unauthenticated";
+  $("sign-out").hidden = $("force").hidden = status !== "authenticated";
 }
-
-async function refreshExpiry() {
-  const token = auth.getState().isAuthenticated ? await auth.getToken().catch(() => null) : null;
-  expiresAt = token ? decodeToken(token).exp * 1000 : null;
-}
-
 auth.subscribe(render);
-auth.subscribe(refreshExpiry);
-auth.ready.then(render);
-setInterval(() => {
-  $("expiry").textContent = expiresAt ? `${Math.max(0, Math.round((expiresAt - Date.now()) / 1000))} s` : "—";
-}, 250);
-setInterval(refreshExpiry, 1000);
+render();
+
+timeline.expiry.subscribe((text) => ($("expiry").textContent = text));
+issuer.calls.subscribe((calls) => ($("calls").textContent = String(calls)));
+backend.identity.subscribe((identity) => ($("identity").textContent = identity ?? "anonymous"));
+backend.lastAnswer.subscribe((answer) => ($("answer").textContent = describeAnswer(answer)));
+timeline.entries.subscribe((entries) => {
+  $("timeline").replaceChildren(
+    ...entries.map((entry) => {
+      const row = document.createElement("tr");
+      row.className = entry.group;
+      const kind = document.createElement("code");
+      kind.textContent = entry.kind;
+      row.append(cell(entry.time), cell(kind), cell(entry.text));
+      return row;
+    }),
+  );
+});
+
+function cell(content) {
+  const td = document.createElement("td");
+  td.append(content);
+  return td;
+}
+
+const runQuery = () => client.query("whoami").catch(() => {});
+runQuery(); // held by the gate until the server accepts the first token
 
 $("sign-in").onclick = () => {
-  signedIn = true;
-  auth.getToken().catch(() => {});
+  issuer.signIn();
+  auth.getToken().catch(() => {}); // after the provider signs in, getToken restarts the session
 };
 $("sign-out").onclick = () => {
-  signedIn = false;
-  auth.signOut();
+  issuer.signOut();
+  void auth.signOut();
 };
 $("force").onclick = () => auth.getToken({ forceRefresh: true }).catch(() => {});
+$("query").onclick = runQuery;
+$("issuer-down").onchange = (event) => issuer.down.set(event.target.checked);
+$("issuer-garbage").onchange = (event) => issuer.garbage.set(event.target.checked);
+$("server-rejects").onchange = (event) => backend.rejectTokens.set(event.target.checked);

@@ -1,10 +1,25 @@
-// Serves the demo and the built package on 127.0.0.1 (PORT, default 8080) until interrupted.
+// The demo command (`make demo` runs it after `make build`): builds the React and Svelte pages
+// (www/build-demo.js), then serves the demo and the built package on 127.0.0.1 (PORT, default
+// 8080) until interrupted. `/` redirects to the vanilla page.
 import { startStaticServer } from "../tests/support/static-server.js";
+import { buildDemo } from "./build-demo.js";
+
+const started = performance.now();
+await buildDemo();
+console.log(`authlane demo: built the React and Svelte pages in ${Math.round(performance.now() - started)} ms`);
 
 const port = Number(process.env.PORT ?? 8080);
-const server = await startStaticServer(["www", "pkg"], { port });
-console.log(`authlane demo: ${server.origin}/www/`);
-console.log("Ctrl-C to stop.");
+const redirectRoot = (request, response) => {
+  if (new URL(request.url, "http://localhost").pathname !== "/") return false;
+  response.writeHead(302, { location: "/www/" }).end();
+  return true;
+};
+const server = await startStaticServer(["www", "pkg"], { port, api: redirectRoot });
+console.log(`authlane demo (open one in two tabs, or two side by side: they share one session):
+  vanilla JS  ${server.origin}/www/
+  React       ${server.origin}/www/dist/react/
+  Svelte      ${server.origin}/www/dist/svelte/
+Ctrl-C to stop.`);
 const stop = async () => {
   await server.close();
   process.exit(0);

@@ -25,8 +25,12 @@ test("the demo page authenticates, shows the timeline, and signs out", async () 
   await page.waitForFunction(() => document.getElementById("status").textContent === "authenticated");
   assert.equal(await page.textContent("#subject"), "user_demo");
   assert.equal(await page.textContent("#calls"), "1", "startup costs one issuer call");
+  // The startup query waited at the expectAuth gate until the in-page server accepted the token.
+  await page.waitForFunction(() => document.getElementById("answer").textContent.startsWith("whoami → user_demo"));
   const kinds = await page.$$eval("#timeline code", (cells) => cells.map((cell) => cell.textContent));
-  assert.ok(kinds.includes("token_adopted") && kinds.includes("refresh_scheduled"), kinds.join(","));
+  for (const kind of ["token_adopted", "refresh_scheduled", "server_accepted", "operations_held", "operations_released"]) {
+    assert.ok(kinds.includes(kind), `${kind} in ${kinds.join(",")}`);
+  }
   await page.click("#sign-out");
   await page.waitForFunction(() => document.getElementById("status").textContent === "unauthenticated");
   assert.deepEqual(errors, []);
