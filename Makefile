@@ -14,7 +14,7 @@ test-native:
 	cargo test -p devserver
 
 test-browser:
-	node --test tests/browser/ tests/frameworks/ tests/node/
+	node --test tests/browser/ tests/frameworks/ tests/node/ tests/e2e/
 
 bench: build
 	node scripts/bench-size.js
