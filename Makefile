@@ -20,8 +20,12 @@ bench: build
 	node scripts/bench-size.js
 	cargo run --quiet --release --example fetch_counts
 
+# The demo against a real server: the devserver (sync endpoint + dev issuer) serving all four pages
+# on 127.0.0.1:8080 (PORT=… to change). `node www/serve.js` serves the pages statically instead.
 demo: build
-	node www/serve.js
+	cargo build --quiet -p devserver
+	node www/build-demo.js
+	node www/devserver.js
 
 clean:
 	cargo clean
