@@ -3,8 +3,9 @@
 //! Everything received is validated: a message that does not parse, has another version, or
 //! carries an implausible field is refused with a [`PeerMessageError`] and never trusted.
 //!
-//! Each message travels with the sender's sign-out *epoch* (how many sign-outs it has seen), so
-//! a token fetched before a sign-out cannot sign a tab back in after it.
+//! Messages carry a time `at` on the machine clock the tabs share: for a token, when the fetch that
+//! produced it started; for a sign-out, when it happened. A token from before a sign-out a tab has
+//! seen cannot sign that tab back in, and a sign-out does not undo a sign-in that came after it.
 
 use alloc::string::String;
 
@@ -22,6 +23,9 @@ pub enum PeerMessage {
     Token { token: String, expires_at: Option<Millis> },
     /// Asks tabs holding a fresh token to send it.
     Request,
+    /// The sender took the refresh lock (and, like `Request`, asks for a fresh token): tabs
+    /// waiting for the lock measure their patience from here, not from their own request.
+    Holding,
     /// The user signed out in some tab.
     SignedOut,
 }
@@ -35,16 +39,16 @@ pub enum PeerMessageError {
 }
 
 impl PeerMessage {
-    /// Encodes in epoch 0 (tests and fresh sessions).
+    /// Encodes without a time (`at` 0: older than any sign-out).
     pub fn encode(&self) -> String {
-        self.encode_in(0)
+        self.encode_at(0)
     }
 
-    pub fn encode_in(&self, epoch: u64) -> String {
+    pub fn encode_at(&self, at: Millis) -> String {
         let mut out = String::from("{\"v\":1,");
-        if epoch > 0 {
-            out.push_str("\"epoch\":");
-            push_decimal(&mut out, epoch);
+        if at > 0 {
+            out.push_str("\"at\":");
+            push_decimal(&mut out, at);
             out.push(',');
         }
         out.push_str("\"kind\":\"");
@@ -58,6 +62,7 @@ impl PeerMessage {
                 }
             }
             PeerMessage::Request => out.push_str("request\""),
+            PeerMessage::Holding => out.push_str("holding\""),
             PeerMessage::SignedOut => out.push_str("signed_out\""),
         }
         out.push('}');
@@ -65,11 +70,11 @@ impl PeerMessage {
     }
 
     pub fn decode(text: &str) -> Result<PeerMessage, PeerMessageError> {
-        Self::decode_with_epoch(text).map(|(_, message)| message)
+        Self::decode_with_time(text).map(|(_, message)| message)
     }
 
-    /// Decodes a message and the sender's sign-out epoch (0 when absent).
-    pub fn decode_with_epoch(text: &str) -> Result<(u64, PeerMessage), PeerMessageError> {
+    /// Decodes a message and its time `at` (0 when absent).
+    pub fn decode_with_time(text: &str) -> Result<(Millis, PeerMessage), PeerMessageError> {
         if text.len() > MAX_TOKEN_LEN + 256 {
             return Err(PeerMessageError::BadField);
         }
@@ -78,9 +83,9 @@ impl PeerMessage {
         if field("v") != Some(&JsonValue::Number(JsonNumber::Unsigned(WIRE_VERSION))) {
             return Err(PeerMessageError::WrongVersion);
         }
-        let epoch = match field("epoch") {
+        let at = match field("at") {
             None => 0,
-            Some(JsonValue::Number(JsonNumber::Unsigned(epoch))) => *epoch,
+            Some(JsonValue::Number(JsonNumber::Unsigned(at))) => *at,
             Some(_) => return Err(PeerMessageError::BadField),
         };
         let Some(JsonValue::String(kind)) = field("kind") else {
@@ -102,10 +107,11 @@ impl PeerMessage {
                 PeerMessage::Token { token: token.clone(), expires_at }
             }
             "request" => PeerMessage::Request,
+            "holding" => PeerMessage::Holding,
             "signed_out" => PeerMessage::SignedOut,
             _ => return Err(PeerMessageError::UnknownKind),
         };
-        Ok((epoch, message))
+        Ok((at, message))
     }
 }
 
@@ -157,16 +163,17 @@ mod tests {
             PeerMessage::Token { token: "a.b.c".into(), expires_at: Some(1_795_392_060_000) },
             PeerMessage::Token { token: "we\"ird\\\u{1}".into(), expires_at: None },
             PeerMessage::Request,
+            PeerMessage::Holding,
             PeerMessage::SignedOut,
         ];
         for message in messages {
             assert_eq!(PeerMessage::decode(&message.encode()), Ok(message.clone()), "{}", message.encode());
         }
         assert_eq!(PeerMessage::Request.encode(), r#"{"v":1,"kind":"request"}"#);
-        let signed_out = PeerMessage::SignedOut.encode_in(3);
-        assert_eq!(signed_out, r#"{"v":1,"epoch":3,"kind":"signed_out"}"#);
-        assert_eq!(PeerMessage::decode_with_epoch(&signed_out), Ok((3, PeerMessage::SignedOut)));
-        assert_eq!(PeerMessage::decode_with_epoch(r#"{"v":1,"epoch":-1,"kind":"request"}"#), Err(PeerMessageError::BadField));
+        let signed_out = PeerMessage::SignedOut.encode_at(1_795_392_000_123);
+        assert_eq!(signed_out, r#"{"v":1,"at":1795392000123,"kind":"signed_out"}"#);
+        assert_eq!(PeerMessage::decode_with_time(&signed_out), Ok((1_795_392_000_123, PeerMessage::SignedOut)));
+        assert_eq!(PeerMessage::decode_with_time(r#"{"v":1,"at":-1,"kind":"request"}"#), Err(PeerMessageError::BadField));
     }
 
     #[test]

@@ -149,6 +149,8 @@ struct CurrentToken {
     expires_at: Option<Millis>,
     refresh_at: Option<Millis>,
     verdict: TokenVerdict,
+    /// When the fetch that produced it started (a peer's token: when the peer's fetch started).
+    minted_at: Millis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +172,10 @@ struct InFlight {
     lock: Option<LockId>,
     /// The generation current when the need arose: a newer one satisfies it.
     started_generation: Generation,
+    /// When the callback was called: a forced token was minted no earlier.
+    fetch_started_at: Millis,
+    /// When the lock was granted (to notice a grace period overslept by a frozen tab).
+    lock_acquired_at: Millis,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -226,8 +232,10 @@ pub struct Session {
     /// The last token the server rejected: a peer offering it again is ignored.
     last_rejected: Option<String>,
     ignored_peer_messages: u64,
-    /// Sign-outs seen in this app's tabs (see `peer_message`).
-    epoch: u64,
+    /// The latest sign-out seen in this app's tabs (see `peer_message`).
+    signed_out_at: Millis,
+    /// A fetch abandoned while its request was out, and the lock it keeps until it lands.
+    orphan: Option<(FetchId, LockId)>,
 }
 
 impl Session {
@@ -256,7 +264,8 @@ impl Session {
             next_lock: 1,
             last_rejected: None,
             ignored_peer_messages: 0,
-            epoch: 0,
+            signed_out_at: 0,
+            orphan: None,
         }
     }
 
@@ -348,18 +357,19 @@ impl Session {
         if self.disposed {
             return;
         }
-        // A new epoch: tokens fetched before this sign-out can no longer sign any tab back in.
-        self.epoch += 1;
+        // From now on, tokens fetched before this moment can no longer sign any tab back in.
+        self.signed_out_at = now.max(self.signed_out_at.saturating_add(1));
         if self.config.cross_tab {
-            self.outputs.push_back(Output::Broadcast(super::peer_message::PeerMessage::SignedOut.encode_in(self.epoch)));
+            let message = super::peer_message::PeerMessage::SignedOut.encode_at(self.signed_out_at);
+            self.outputs.push_back(Output::Broadcast(message));
         }
         self.sign_out_here(now);
     }
 
     /// Signs out this tab only (a peer announced the sign-out).
-    fn sign_out_here(&mut self, _now: Millis) {
-        self.abandon_in_flight();
+    fn sign_out_here(&mut self, now: Millis) {
         self.timers.stop_all();
+        self.abandon_in_flight(now);
         self.failures = 0;
         if self.config.persist {
             self.outputs.push_back(Output::Persist(None));
@@ -367,10 +377,22 @@ impl Session {
         self.settle_unauthenticated(None);
     }
 
-    /// Forgets the attempt under way (its late result will be dropped) and gives back its lock.
-    fn abandon_in_flight(&mut self) {
-        if let Some(lock) = self.in_flight.take().and_then(|f| f.lock) {
-            self.outputs.push_back(Output::ReleaseLock { lock });
+    /// Forgets the attempt under way (its late result will be dropped) and gives back its lock —
+    /// except while its request is out: then the lock is kept until the result lands or the hold
+    /// timeout, so no other tab presents the refresh token that request is redeeming.
+    fn abandon_in_flight(&mut self, now: Millis) {
+        let Some(in_flight) = self.in_flight.take() else { return };
+        let Some(lock) = in_flight.lock else { return };
+        match in_flight.phase {
+            FetchPhase::Fetching(fetch) if !self.disposed => {
+                if let Some((_, previous)) = self.orphan.replace((fetch, lock)) {
+                    self.outputs.push_back(Output::ReleaseLock { lock: previous });
+                }
+                if self.timers.get(Timer::LockHold).is_none() {
+                    self.timers.set(Timer::LockHold, now.saturating_add(self.config.lock_timeout_ms));
+                }
+            }
+            _ => self.outputs.push_back(Output::ReleaseLock { lock }),
         }
     }
 
@@ -380,7 +402,10 @@ impl Session {
             return;
         }
         self.disposed = true;
-        self.abandon_in_flight();
+        self.abandon_in_flight(0);
+        if let Some((_, lock)) = self.orphan.take() {
+            self.outputs.push_back(Output::ReleaseLock { lock });
+        }
         self.timers.stop_all();
         let error = AuthError::new(ErrorCode::Disposed, "the session was disposed");
         self.resolve_all_waiters(Err(error));
@@ -393,6 +418,13 @@ impl Session {
     // ---- inputs ----
 
     pub fn handle_fetch_result(&mut self, now: Millis, fetch: FetchId, outcome: FetchOutcome) {
+        if let Some((_, lock)) = self.orphan.filter(|(orphan, _)| *orphan == fetch) {
+            // The abandoned request is answered: its refresh token is settled, the lock can go.
+            self.orphan = None;
+            self.outputs.push_back(Output::ReleaseLock { lock });
+            self.trace(TraceKind::StaleResultDropped, None, None, None);
+            return;
+        }
         let Some(in_flight) = self.in_flight.filter(|f| f.phase == FetchPhase::Fetching(fetch) && !self.disposed) else {
             self.trace(TraceKind::StaleResultDropped, None, None, None);
             return;
@@ -485,7 +517,7 @@ impl Session {
                 self.trace(TraceKind::ServerRejected, tail, None, None);
                 if self.rejections >= 2 {
                     self.timers.stop_all();
-                    self.abandon_in_flight();
+                    self.abandon_in_flight(now);
                     let error = AuthError::new(
                         ErrorCode::TokenRejected,
                         "the server rejected the token and its forced replacement; check the server's auth config",
@@ -507,7 +539,7 @@ impl Session {
             match timer {
                 Timer::FetchTimeout => {
                     if let Some(in_flight) = self.in_flight {
-                        self.abandon_in_flight();
+                        self.abandon_in_flight(now);
                         let error = AuthError::new(ErrorCode::FetchTimeout, "fetchAccessToken did not settle in time");
                         self.on_fetch_failure(now, in_flight.force, error);
                     }
@@ -557,7 +589,15 @@ impl Session {
         self.timers.stop(Timer::Refresh);
         self.timers.stop(Timer::Retry);
         let mut in_flight =
-            InFlight { phase: FetchPhase::AwaitingLock, force, reason, lock: None, started_generation: self.generation() };
+            InFlight {
+                phase: FetchPhase::AwaitingLock,
+                force,
+                reason,
+                lock: None,
+                started_generation: self.generation(),
+                fetch_started_at: now,
+                lock_acquired_at: now,
+            };
         if self.config.cross_tab {
             self.request_lock(now, &mut in_flight);
             self.in_flight = Some(in_flight);
@@ -573,6 +613,8 @@ impl Session {
         let id = self.next_fetch;
         self.next_fetch += 1;
         in_flight.phase = FetchPhase::Fetching(id);
+        // Strictly after any sign-out this tab has seen, even within the same millisecond.
+        in_flight.fetch_started_at = now.max(self.signed_out_at.saturating_add(1));
         let (force, reason, holds_lock) = (in_flight.force, in_flight.reason, in_flight.lock.is_some());
         self.timers.set(Timer::FetchTimeout, now.saturating_add(self.config.fetch_timeout_ms));
         if holds_lock {
@@ -583,15 +625,19 @@ impl Session {
     }
 
     /// Estimated ms of validity left. A token fetched with `forceRefreshToken: true` was minted
-    /// moments ago, so its whole lifetime `exp - iat` counts from receipt whatever our clock says.
-    /// Others (a provider's cache) are aged on the client clock, corrected by the skew learnt from
-    /// forced tokens; a token that looks issued in the future counts as just issued, so a clock
-    /// running behind never delays a refresh past the issuer's intent.
-    fn remaining_ms(&self, now: Millis, claims: &Claims, minted_now: bool) -> Option<u64> {
+    /// after `minted_since` (when we called the callback), so its whole lifetime `exp - iat` counts
+    /// from then, whatever our clock says about `iat`. Others (a provider's cache) are aged on the
+    /// client clock, corrected by the skew learnt from forced tokens; a token that looks issued in
+    /// the future counts as just issued, so a clock running behind never delays a refresh past the
+    /// issuer's intent.
+    fn remaining_ms(&self, now: Millis, claims: &Claims, minted_since: Option<Millis>) -> Option<u64> {
         let exp_ms = claims.exp? * 1000;
         let issuer_now = (now as i64).saturating_sub(self.skew_ms.unwrap_or(0));
         Some(match (claims.lifetime_seconds(), claims.iat) {
-            (Some(lifetime), _) if minted_now => lifetime * 1000,
+            (Some(lifetime), _) if minted_since.is_some() => {
+                let in_transit = now.saturating_sub(minted_since.unwrap_or(now));
+                (lifetime * 1000).saturating_sub(in_transit)
+            }
             (Some(lifetime), Some(iat)) => {
                 let age = issuer_now.saturating_sub((iat * 1000) as i64).max(0) as u64;
                 (lifetime * 1000).saturating_sub(age)
@@ -629,11 +675,17 @@ impl Session {
                 self.skew_ms = Some((now as i64).saturating_sub((iat * 1000) as i64));
             }
         }
-        let remaining = self.remaining_ms(now, &claims, forced && !same_as_current);
+        let minted_since = (forced && !same_as_current).then_some(in_flight.fetch_started_at);
+        let remaining = self.remaining_ms(now, &claims, minted_since);
         if !forced && !same_as_current && remaining.is_some_and(|left| self.is_stale(left, &claims)) {
             // A cached token near its end: one forced fetch instead of sending it.
             self.start_fetch(now, true, FetchReason::Stale);
             return;
+        }
+        if forced && !same_as_current && remaining == Some(0) {
+            // Its whole lifetime went by while the request was out (a frozen tab, a stalled network).
+            let error = AuthError::new(ErrorCode::TokenExpired, "the token had expired by the time it arrived");
+            return self.on_fetch_failure(now, forced, error);
         }
         if self.generation() > in_flight.started_generation && !same_as_current {
             // Commit guard: a peer's token arrived while we fetched; ours only wins if it lives longer.
@@ -645,7 +697,7 @@ impl Session {
                 }
             }
         }
-        self.install(now, raw, claims, remaining, forced, same_as_current);
+        self.install(now, raw, claims, remaining, forced, same_as_current, in_flight.fetch_started_at);
         if !same_as_current {
             self.share_current();
         }
@@ -653,7 +705,17 @@ impl Session {
 
     /// Makes `raw` the current token (or re-schedules it, when it is the current one), arms the
     /// refresh and expiry timers, and answers waiters. `forced`: it is as good as a forced fetch.
-    fn install(&mut self, now: Millis, raw: String, claims: Claims, remaining: Option<u64>, forced: bool, same_as_current: bool) {
+    #[allow(clippy::too_many_arguments)]
+    fn install(
+        &mut self,
+        now: Millis,
+        raw: String,
+        claims: Claims,
+        remaining: Option<u64>,
+        forced: bool,
+        same_as_current: bool,
+        minted_at: Millis,
+    ) {
         let leeway = self.config.refresh_leeway_ms;
         self.failures = 0;
         self.last_failure = None;
@@ -664,10 +726,12 @@ impl Session {
             let delay = if left > leeway { left - leeway } else { left / 2 };
             now.saturating_add(delay.max(MIN_REFRESH_DELAY_MS.min(left / 2)))
         });
-        if let Some(at) = refresh_at {
-            if at <= now.saturating_add(MIN_REFRESH_DELAY_MS) && (forced || same_as_current) {
-                // Refreshing again at once would get the same answer: back off instead.
-                refresh_at = Some(now.saturating_add(self.backoff.next_delay_ms()));
+        if let (Some(at), Some(left)) = (refresh_at, remaining) {
+            if at < now.saturating_add(MIN_REFRESH_DELAY_MS) && (forced || same_as_current) {
+                // Refreshing again at once would get the same answer: back off instead, but never
+                // past half of what is left, so the token is replaced before it expires.
+                let delay = self.backoff.next_delay_ms().min(left / 2).max(MIN_REFRESH_DELAY_MS.min(left / 2));
+                refresh_at = Some(now.saturating_add(delay));
             } else {
                 self.backoff.reset();
             }
@@ -689,6 +753,7 @@ impl Session {
                 expires_at,
                 refresh_at,
                 verdict: TokenVerdict::Pending,
+                minted_at,
             });
             self.trace(TraceKind::TokenAdopted, tail, remaining, None);
             self.outputs.push_back(Output::TokenChanged { generation: self.generation });

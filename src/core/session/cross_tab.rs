@@ -27,14 +27,19 @@ impl Session {
         self.timers.stop(Timer::LockWait);
         self.trace(TraceKind::LockAcquired, None, None, None);
         if self.is_satisfied_by_peer(now) {
-            self.finish_without_fetch();
-        } else if self.config.peer_grace_ms == 0 {
+            return self.finish_without_fetch();
+        }
+        // Tell the tabs queued behind: their patience runs from this hand-over.
+        self.outputs.push_back(Output::Broadcast(PeerMessage::Holding.encode()));
+        if let Some(in_flight) = self.in_flight.as_mut() {
+            in_flight.lock_acquired_at = now;
+        }
+        if self.config.peer_grace_ms == 0 {
             self.begin_fetch(now);
         } else {
             if let Some(in_flight) = self.in_flight.as_mut() {
                 in_flight.phase = FetchPhase::PeerGrace;
             }
-            self.outputs.push_back(Output::Broadcast(PeerMessage::Request.encode()));
             self.timers.set(Timer::PeerGrace, now.saturating_add(self.config.peer_grace_ms));
         }
     }
@@ -66,28 +71,30 @@ impl Session {
         if self.disposed {
             return;
         }
-        let (epoch, message) = match PeerMessage::decode_with_epoch(text) {
+        let (at, message) = match PeerMessage::decode_with_time(text) {
             Ok(decoded) => decoded,
             Err(_) => return self.ignore_peer_message(),
         };
+        if message == PeerMessage::Holding {
+            self.note_lock_activity(now);
+        }
         match message {
-            PeerMessage::Token { token, expires_at } => {
-                if epoch < self.epoch {
-                    // Fetched before a sign-out this tab has seen: it must not sign anyone back in.
-                    return self.trace(TraceKind::StaleBroadcastIgnored, Some(token::redact(&token)), None, None);
-                }
-                self.epoch = epoch;
-                self.adopt_from_peer(now, token, expires_at);
-            }
-            PeerMessage::Request => {
+            PeerMessage::Token { token, expires_at } => self.adopt_from_peer(now, token, expires_at, at),
+            PeerMessage::Request | PeerMessage::Holding => {
                 if self.usable_generation(now).is_some() {
                     self.share_current();
                 }
             }
             PeerMessage::SignedOut => {
-                // An epoch this tab already reached (by this sign-out or a later sign-in) is old news.
-                if epoch > self.epoch {
-                    self.epoch = epoch;
+                if at <= self.signed_out_at {
+                    return; // Old news: this sign-out, or a later one, was already applied.
+                }
+                self.signed_out_at = at;
+                // Only what predates the sign-out goes: a sign-in in this tab since then stays.
+                let token_predates = self.current.as_ref().is_some_and(|t| t.minted_at <= at);
+                let fetch_predates = self.in_flight.is_some_and(|f| f.fetch_started_at <= at);
+                let nothing_newer = self.current.is_none() && self.in_flight.is_none();
+                if token_predates || fetch_predates || nothing_newer {
                     self.trace(TraceKind::PeerSignedOut, None, None, None);
                     self.sign_out_here(now);
                 }
@@ -116,16 +123,32 @@ impl Session {
     }
 
     pub(super) fn on_peer_grace_over(&mut self, now: Millis) {
-        if self.in_flight.is_some_and(|f| f.phase == FetchPhase::PeerGrace) {
-            self.begin_fetch(now);
+        let Some(mut in_flight) = self.in_flight.filter(|f| f.phase == FetchPhase::PeerGrace) else { return };
+        if now.saturating_sub(in_flight.lock_acquired_at) > self.config.lock_timeout_ms {
+            // This tab slept through its grace (frozen): its lock may have been stolen meanwhile
+            // and the news not delivered yet. Queue again rather than fetch beside the thief.
+            if let Some(lock) = in_flight.lock.take() {
+                self.outputs.push_back(Output::ReleaseLock { lock });
+            }
+            self.request_lock(now, &mut in_flight);
+            self.in_flight = Some(in_flight);
+            return;
         }
+        self.begin_fetch(now);
     }
 
     pub(super) fn on_lock_hold_timeout(&mut self) {
-        let Some(in_flight) = self.in_flight.as_mut() else { return };
-        if let (FetchPhase::Fetching(_), Some(lock)) = (in_flight.phase, in_flight.lock.take()) {
+        if let Some((_, lock)) = self.orphan.take() {
             self.trace(TraceKind::LockReleasedOnTimeout, None, None, None);
             self.outputs.push_back(Output::ReleaseLock { lock });
+        }
+        let Some(in_flight) = self.in_flight.as_mut() else { return };
+        // Only a fetch that is running gives its lock up; a newer attempt's lock is not this timer's.
+        if let FetchPhase::Fetching(_) = in_flight.phase {
+            if let Some(lock) = in_flight.lock.take() {
+                self.trace(TraceKind::LockReleasedOnTimeout, None, None, None);
+                self.outputs.push_back(Output::ReleaseLock { lock });
+            }
         }
     }
 
@@ -135,12 +158,20 @@ impl Session {
         if !self.config.cross_tab && !self.config.persist {
             return;
         }
-        let record = PeerMessage::Token { token: current.raw.clone(), expires_at: current.expires_at }.encode_in(self.epoch);
+        let record = PeerMessage::Token { token: current.raw.clone(), expires_at: current.expires_at }.encode_at(current.minted_at);
         if self.config.persist {
             self.outputs.push_back(Output::Persist(Some(record.clone())));
         }
         if self.config.cross_tab {
             self.outputs.push_back(Output::Broadcast(record));
+        }
+    }
+
+    /// The lock changed hands, or its holder shared its result: whoever holds it now is alive, so
+    /// a waiting tab's patience starts again (a queue of slow holders is not a frozen one).
+    fn note_lock_activity(&mut self, now: Millis) {
+        if self.in_flight.is_some_and(|f| f.phase == FetchPhase::AwaitingLock) {
+            self.timers.set(Timer::LockWait, now.saturating_add(self.config.lock_timeout_ms));
         }
     }
 
@@ -151,11 +182,16 @@ impl Session {
 
     /// A token from a peer (or storage): adopted when it is valid, not the one our server rejected,
     /// and outlives the current one.
-    fn adopt_from_peer(&mut self, now: Millis, raw: String, expires_at: Option<Millis>) {
+    fn adopt_from_peer(&mut self, now: Millis, raw: String, expires_at: Option<Millis>, minted_at: Millis) {
         let Ok(decoded) = token::decode(&raw) else {
             return self.ignore_peer_message();
         };
+        self.note_lock_activity(now);
         let tail = Some(token::redact(&raw));
+        if self.signed_out_at > 0 && minted_at <= self.signed_out_at {
+            // Fetched before a sign-out this tab has seen: it must not sign anyone back in.
+            return self.trace(TraceKind::StaleBroadcastIgnored, tail, None, None);
+        }
         if self.last_rejected.as_deref() == Some(raw.as_str()) {
             return self.trace(TraceKind::StaleBroadcastIgnored, tail, None, None);
         }
@@ -165,7 +201,7 @@ impl Session {
         // Tabs share the machine clock, so the peer's expiry estimate holds here too.
         let remaining = match expires_at {
             Some(at) => Some(at.saturating_sub(now)),
-            None => self.remaining_ms(now, &decoded.claims, false),
+            None => self.remaining_ms(now, &decoded.claims, None),
         };
         let outlives_current = match (self.current.as_ref(), remaining) {
             (None, _) => true,
@@ -177,7 +213,7 @@ impl Session {
             return self.trace(TraceKind::StaleBroadcastIgnored, tail, None, None);
         }
         self.trace(TraceKind::PeerTokenAdopted, tail, remaining, None);
-        self.install(now, raw, decoded.claims, remaining, true, false);
+        self.install(now, raw, decoded.claims, remaining, true, false, minted_at);
         if self.is_satisfied_by_peer(now) {
             self.finish_without_fetch();
         }
@@ -195,6 +231,6 @@ impl Session {
         self.timers.stop(Timer::LockWait);
         self.timers.stop(Timer::PeerGrace);
         self.trace(TraceKind::FetchSkipped, None, None, None);
-        self.abandon_in_flight();
+        self.abandon_in_flight(0);
     }
 }
