@@ -12,12 +12,19 @@ window.log = log;
 
 const tail = (token) => (typeof token === "string" ? `…${token.slice(-6)}` : String(token));
 
-/** Returns a fetchAccessToken that spends the refresh token once per call (it rotates). */
-function refreshTokenProvider({ tokenEndpoint, refreshToken, clientId, pickToken, badFirst }) {
+/**
+ * Returns a fetchAccessToken that spends the refresh token once per call (it rotates). With
+ * `storageKey` the refresh token lives in localStorage (as an SDK would keep it across reloads).
+ */
+function refreshTokenProvider({ tokenEndpoint, refreshToken, clientId, pickToken, badFirst, storageKey }) {
   let current = refreshToken;
+  const load = () => (storageKey ? localStorage.getItem(storageKey) : current);
+  const save = (value) => (storageKey ? localStorage.setItem(storageKey, value) : (current = value));
   return async ({ forceRefreshToken }) => {
     const entry = { at: performance.now(), force: Boolean(forceRefreshToken) };
     log.fetches.push(entry);
+    // badFirst {token}: a given token first (e.g. a real issuer's ID token for another client).
+    if (badFirst?.token && log.fetches.length === 1) return badFirst.token;
     if (badFirst && log.fetches.length === 1) {
       // A well-signed token for the wrong audience: the server must reject it.
       const answer = await (await fetch("/debug/sign", {
@@ -26,7 +33,7 @@ function refreshTokenProvider({ tokenEndpoint, refreshToken, clientId, pickToken
       })).json();
       return answer.token;
     }
-    const body = new URLSearchParams({ grant_type: "refresh_token", refresh_token: current });
+    const body = new URLSearchParams({ grant_type: "refresh_token", refresh_token: load() });
     if (clientId) body.set("client_id", clientId);
     const response = await fetch(tokenEndpoint, { method: "POST", body });
     if (!response.ok) {
@@ -34,7 +41,7 @@ function refreshTokenProvider({ tokenEndpoint, refreshToken, clientId, pickToken
       throw new Error(`token endpoint answered ${response.status}`);
     }
     const answer = await response.json();
-    current = answer.refresh_token;
+    save(answer.refresh_token);
     const token = answer[pickToken ?? "access_token"];
     entry.token = tail(token);
     return token;
@@ -50,7 +57,9 @@ window.startApp = async ({ mode, leewaySeconds, subject = "user_e2e", badFirst =
     const signIn = await fetch("/auth/signin", { method: "POST", body: JSON.stringify({ subject }) });
     refreshToken = (await signIn.json()).refresh_token;
   }
-  const fetchAccessToken = refreshTokenProvider({ tokenEndpoint, refreshToken, clientId: issuer?.clientId, pickToken: issuer?.pickToken, badFirst });
+  const fetchAccessToken = refreshTokenProvider({
+    tokenEndpoint, refreshToken, clientId: issuer?.clientId, pickToken: issuer?.pickToken, badFirst, storageKey: issuer?.storageKey,
+  });
   const options = { authRefreshTokenLeewaySeconds: leewaySeconds, unsavedChangesWarning: false };
   let client;
   if (mode === "authlane") {
@@ -69,6 +78,24 @@ window.startApp = async ({ mode, leewaySeconds, subject = "user_e2e", badFirst =
     (value) => log.results.push({ at: performance.now(), viewer: value.viewer, count: value.messages.length }),
     (error) => log.errors.push(error.message),
   );
+};
+
+/**
+ * The end of an authorization-code sign-in (PKCE): redeems `?code=` of this page's URL at the
+ * issuer's token endpoint (a CORS request) and keeps the refresh token in localStorage.
+ */
+window.redeemCode = async ({ tokenEndpoint, clientId, redirectUri, verifier, state, storageKey }) => {
+  const params = new URLSearchParams(location.search);
+  if (params.get("state") !== state) throw new Error(`state mismatch: ${location.search}`);
+  const body = new URLSearchParams({
+    grant_type: "authorization_code", code: params.get("code"), redirect_uri: redirectUri, client_id: clientId, code_verifier: verifier,
+  });
+  const response = await fetch(tokenEndpoint, { method: "POST", body });
+  const answer = await response.json();
+  if (!response.ok || !answer.refresh_token) throw new Error(`code exchange: ${response.status} ${JSON.stringify(answer)}`);
+  localStorage.setItem(storageKey, answer.refresh_token);
+  history.replaceState(null, "", location.pathname);
+  return { scope: answer.scope, refreshToken: answer.refresh_token, idToken: answer.id_token };
 };
 
 window.send = (body) => window.client.mutation(anyApi.messages.send, { body });
