@@ -15,50 +15,9 @@ use authlane::core::{
     decode, AuthError, AuthState, Config, ErrorCode, FetchId, FetchOutcome, Generation, Millis, OpDecision, OpId,
     Output, Session, TokenNeed, TraceKind, Verdict, WaiterId,
 };
+use common::rng::Rng;
 use common::{b64, jwt_from_claims, mint, Harness};
 
-// ---- a seeded PRNG ----
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        // Spread small seeds (0, 1, 2…) before xorshift sees them; never zero.
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03 | 1)
-    }
-
-    /// xorshift64*.
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo)
-    }
-
-    fn index(&mut self, len: usize) -> usize {
-        self.below(len as u64) as usize
-    }
-
-    /// True with probability `percent`/100.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.index(items.len())]
-    }
-}
 
 // ---- decode never panics ----
 
