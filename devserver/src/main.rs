@@ -116,4 +116,11 @@ async fn main() {
         // Graceful shutdown waits for open connections; give them 3 s after the signal.
         _ = async { let _ = shutdown.wait_for(|stop| *stop).await; tokio::time::sleep(Duration::from_secs(3)).await } => {}
     }
+    // Upgraded websockets are not connections axum's graceful shutdown waits for: give each sync
+    // session (each holds a shutdown receiver) up to 3 s to send its 1001 Close before exiting.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while state.shutdown.receiver_count() > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(shutdown);
 }
