@@ -8,13 +8,19 @@ use serde::Deserialize;
 pub const USAGE: &str = "\
 usage: devserver [options]
   --port N                  port on 127.0.0.1 (default 8080; 0 picks a free one)
-  --auth-config FILE        JSON like Convex's auth.config: {\"providers\": [...]}
+  --auth-config FILE        JSON like Convex's auth.config: {\"providers\": [...]}; the text {origin}
+                            stands for this server's http://127.0.0.1:PORT (known after binding)
   --no-embedded-issuer      do not trust the embedded dev issuer (default: trusted, aud \"convex\")
   --token-lifetime SECS     lifetime of the embedded issuer's access tokens (default 20)
   --serve PREFIX=DIR        serve DIR under PREFIX (repeatable; default /www=www and /pkg=pkg)
   --ping-interval-ms MS     server Ping period (default 15000, at most 60000)
   --quiet                   no request log on stderr
-The bound address is printed on stdout as `devserver listening on http://127.0.0.1:PORT`.";
+The bound address is printed on stdout as `devserver listening on http://127.0.0.1:PORT`.
+Tenant issuers {origin}/tenants/NAME (discovery, the embedded keys; NAME/ discovers the issuer with a
+trailing slash) stand in for other identity providers' iss. Dev only: GET /debug/stats, POST
+/debug/{reset-stats,faults,drop-connections,rotate-keys,refresh-jwks,sign} and /debug/mint
+{\"claims\": {...}, \"header\": {...}?} (claims signed verbatim; header fields override
+alg EdDSA, typ JWT, kid current; null removes one).";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -106,6 +112,12 @@ impl Options {
         }
         Ok(options)
     }
+}
+
+/// The auth config text with every `{origin}` replaced by the server's own `http://127.0.0.1:PORT`,
+/// so a config can be written before `--port 0` picks the port.
+pub fn with_origin(text: &str, origin: &str) -> String {
+    text.replace("{origin}", origin)
 }
 
 /// One trusted issuer, as in Convex's `auth.config.ts`.
@@ -274,6 +286,19 @@ mod tests {
             let error = parse_auth_config(text, "f.json").unwrap_err();
             assert!(error.contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn origin_placeholders_become_the_bound_address() {
+        let text = with_origin(
+            r#"{"providers":[{"domain":"{origin}/tenants/auth0/","applicationID":"a"},
+               {"type":"customJwt","issuer":"{origin}/tenants/w","jwks":"{origin}/tenants/w/.well-known/jwks.json","algorithm":"EdDSA"}]}"#,
+            "http://127.0.0.1:4321",
+        );
+        let providers = parse_auth_config(&text, "f.json").unwrap();
+        assert_eq!(providers[0].issuer(), "http://127.0.0.1:4321/tenants/auth0");
+        assert_eq!(providers[1].issuer(), "http://127.0.0.1:4321/tenants/w");
+        assert!(USAGE.contains("{origin}"));
     }
 
     #[test]

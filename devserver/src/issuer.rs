@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 struct SigningKey {
     kid: String,
     encoding: EncodingKey,
+    /// The same key for `mint`, which writes its own header.
+    pair: Ed25519KeyPair,
     public: Vec<u8>,
 }
 
@@ -95,6 +97,7 @@ impl Issuer {
             kid: kid.clone(),
             encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
             public: pair.public_key().as_ref().to_vec(),
+            pair,
         };
         let mut keys = self.keys.lock().unwrap();
         if !keep_old {
@@ -135,6 +138,45 @@ impl Issuer {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
         jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign with ed25519")
+    }
+
+    /// Discovery for a tenant issuer `{origin}/tenants/{name}` (with `trailing_slash`, the issuer
+    /// ends in `/`, as Auth0's does): one devserver stands in for many identity providers' `iss`.
+    /// The keys are the embedded issuer's.
+    pub fn tenant_discovery(&self, name: &str, trailing_slash: bool) -> Value {
+        let slash = if trailing_slash { "/" } else { "" };
+        json!({
+            "issuer": format!("{}/tenants/{name}{slash}", self.origin),
+            "jwks_uri": format!("{}/tenants/{name}/.well-known/jwks.json", self.origin),
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["EdDSA"],
+        })
+    }
+
+    /// Signs `claims` verbatim with the current key. The header is `{"alg":"EdDSA","typ":"JWT",
+    /// "kid":<current kid>}` with each field of `header` overriding it (`null` removes the field);
+    /// the signature is always Ed25519, whatever `alg` says.
+    pub fn mint(&self, claims: &Value, header: Option<&serde_json::Map<String, Value>>) -> String {
+        let keys = self.keys.lock().unwrap();
+        let key = &keys[0];
+        let mut fields = serde_json::Map::new();
+        fields.insert("alg".into(), "EdDSA".into());
+        fields.insert("typ".into(), "JWT".into());
+        fields.insert("kid".into(), key.kid.clone().into());
+        for (name, value) in header.into_iter().flatten() {
+            match value {
+                Value::Null => fields.remove(name),
+                value => fields.insert(name.clone(), value.clone()),
+            };
+        }
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(Value::Object(fields).to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = key.pair.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
     }
 
     fn access_token(&self, family: &Family, lifetime: u64, skew: i64) -> String {

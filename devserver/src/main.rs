@@ -39,16 +39,12 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() {
     let options = Options::parse(std::env::args().skip(1)).unwrap_or_else(|message| fail(&message));
-    let mut providers = match &options.auth_config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).unwrap_or_else(|error| {
-                fail(&format!("--auth-config {}: {error}", path.display()))
-            });
-            config::parse_auth_config(&text, &path.display().to_string())
-                .unwrap_or_else(|message| fail(&message))
-        }
-        None => Vec::new(),
-    };
+    // Read before binding (a missing file fails fast), parsed after (it may name `{origin}`).
+    let auth_config = options.auth_config.as_ref().map(|path| {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|error| fail(&format!("--auth-config {}: {error}", path.display())));
+        (text, path.display().to_string())
+    });
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
             .await
@@ -59,6 +55,13 @@ async fn main() {
                 ))
             });
     let origin = format!("http://{}", listener.local_addr().expect("bound address"));
+    let mut providers = match &auth_config {
+        Some((text, source)) => {
+            config::parse_auth_config(&config::with_origin(text, &origin), source)
+                .unwrap_or_else(|message| fail(&message))
+        }
+        None => Vec::new(),
+    };
     if options.embedded_issuer {
         providers.push(Provider::Oidc {
             domain: origin.clone(),

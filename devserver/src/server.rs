@@ -61,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/.well-known/jwks.json",
             get(|State(s): State<Arc<AppState>>| async move { cors(Json(s.issuer.jwks())) }),
         )
+        .route("/tenants/{*rest}", get(tenant))
         .route("/auth/signin", post(sign_in).options(preflight))
         .route("/oauth/token", post(token).options(preflight))
         .route(
@@ -79,6 +80,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/debug/rotate-keys", post(rotate_keys))
         .route("/debug/refresh-jwks", post(refresh_jwks))
         .route("/debug/sign", post(sign))
+        .route("/debug/mint", post(mint).options(preflight))
         .fallback(static_file)
         .with_state(state)
 }
@@ -290,6 +292,65 @@ async fn sign(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             Json(json!({ "token": state.issuer.sign(&claims) })).into_response()
         }
         _ => (StatusCode::BAD_REQUEST, "expected a JSON object of claims").into_response(),
+    }
+}
+
+/// `POST /debug/mint` `{"claims": {…}, "header": {…}?}` → `{"token"}`: the claims signed verbatim
+/// (nothing added) with the embedded key; `header` fields override `{"alg":"EdDSA","typ":"JWT",
+/// "kid":<current>}` (`null` removes one; a foreign `alg` keeps the Ed25519 signature). Tests mint
+/// other identity providers' token shapes with it.
+async fn mint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    const EXPECTED: &str = "expected {\"claims\": {…}, \"header\": {…}?}";
+    let body = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(body)) => body,
+        _ => return cors((StatusCode::BAD_REQUEST, EXPECTED)),
+    };
+    if let Some(unknown) = body
+        .keys()
+        .find(|key| !matches!(key.as_str(), "claims" | "header"))
+    {
+        return cors((
+            StatusCode::BAD_REQUEST,
+            format!("unknown field {unknown:?}: {EXPECTED}"),
+        ));
+    }
+    let Some(claims @ Value::Object(_)) = body.get("claims") else {
+        return cors((StatusCode::BAD_REQUEST, EXPECTED));
+    };
+    let header = match body.get("header") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(header)) => Some(header),
+        Some(_) => return cors((StatusCode::BAD_REQUEST, EXPECTED)),
+    };
+    state.stats.bump("mints");
+    cors(Json(json!({ "token": state.issuer.mint(claims, header) })))
+}
+
+/// Tenant issuers `{origin}/tenants/{name}`: `GET /tenants/{name}/.well-known/openid-configuration`
+/// (discovery) and `/tenants/{name}/.well-known/jwks.json` (the embedded keys). The issuer with a
+/// trailing slash (Auth0's `iss` ends in `/`) discovers at `/tenants/{name}//.well-known/…`, and
+/// that document's `issuer` keeps the slash.
+async fn tenant(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(rest): axum::extract::Path<String>,
+) -> Response {
+    let Some((name, file)) = rest.split_once('/') else {
+        return not_found();
+    };
+    let valid_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.".contains(&byte));
+    let (trailing_slash, file) = match file.strip_prefix('/') {
+        Some(file) => (true, file),
+        None => (false, file),
+    };
+    match file {
+        ".well-known/openid-configuration" if valid_name => {
+            cors(Json(state.issuer.tenant_discovery(name, trailing_slash)))
+        }
+        ".well-known/jwks.json" if valid_name => cors(Json(state.issuer.jwks())),
+        _ => not_found(),
     }
 }
 

@@ -18,6 +18,7 @@ pub const COUNTERS: &[&str] = &[
     "authRejections",       // Authenticate with a token it rejected (sum of the reasons below)
     "expiredSessionErrors", // AuthError{authUpdateAttempted:false}: a session's token expired or its key vanished
     "jwksFetches",
+    "mints", // tokens signed by POST /debug/mint
     "connections",
     "droppedConnections",
     "mutations",
