@@ -44,6 +44,14 @@ pub struct Issuer {
     serial: Mutex<u64>,
 }
 
+/// A spent refresh token's session and its replacement (see `Issuer::redeem`).
+pub struct Redeemed {
+    pub family: u64,
+    pub subject: String,
+    pub name: String,
+    pub refresh_token: String,
+}
+
 /// Why a refresh_token grant failed.
 pub enum RefreshError {
     Reuse,
@@ -179,24 +187,34 @@ impl Issuer {
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
     }
 
-    fn access_token(&self, family: &Family, lifetime: u64, skew: i64) -> String {
-        let iat = now_secs() + skew;
+    /// A token id unique in this server's life: a serial and some randomness.
+    pub fn jti(&self) -> String {
         let serial = {
             let mut serial = self.serial.lock().unwrap();
             *serial += 1;
             *serial
         };
+        format!("{serial}-{}", self.random(4))
+    }
+
+    fn access_token(&self, family: &Family, lifetime: u64, skew: i64) -> String {
+        let iat = now_secs() + skew;
         self.sign(&json!({
             "iss": self.origin, "sub": family.subject, "aud": "convex", "name": family.name,
-            "iat": iat, "exp": iat + lifetime as i64, "jti": format!("{serial}-{}", self.random(4)),
+            "iat": iat, "exp": iat + lifetime as i64, "jti": self.jti(),
         }))
     }
 
-    fn pair(&self, ledger: &mut Ledger, family: u64, lifetime: u64, skew: i64) -> Value {
+    fn new_refresh_token(&self, ledger: &mut Ledger, family: u64) -> String {
         let refresh_token = format!("rt_{}", self.random(24));
         ledger
             .refresh_tokens
             .insert(refresh_token.clone(), (family, false));
+        refresh_token
+    }
+
+    fn pair(&self, ledger: &mut Ledger, family: u64, lifetime: u64, skew: i64) -> Value {
+        let refresh_token = self.new_refresh_token(ledger, family);
         let access_token = self.access_token(&ledger.families[&family], lifetime, skew);
         json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": lifetime,
                 "refresh_token": refresh_token })
@@ -217,14 +235,22 @@ impl Issuer {
         self.pair(&mut ledger, family, lifetime, skew)
     }
 
-    /// The refresh_token grant: a new access token and a new refresh token; the presented one is spent.
-    pub fn refresh(
-        &self,
-        presented: &str,
-        lifetime: u64,
-        skew: i64,
-    ) -> Result<Value, RefreshError> {
+    /// Spends `presented` (rotation with reuse detection) and returns its session with the
+    /// replacement refresh token, minting no access token: for endpoints that shape their own.
+    pub fn redeem(&self, presented: &str) -> Result<Redeemed, RefreshError> {
         let mut ledger = self.ledger.lock().unwrap();
+        let family = Self::spend(&mut ledger, presented)?;
+        let refresh_token = self.new_refresh_token(&mut ledger, family);
+        let session = &ledger.families[&family];
+        Ok(Redeemed {
+            family,
+            subject: session.subject.clone(),
+            name: session.name.clone(),
+            refresh_token,
+        })
+    }
+
+    fn spend(ledger: &mut Ledger, presented: &str) -> Result<u64, RefreshError> {
         let Some(&(family, used)) = ledger.refresh_tokens.get(presented) else {
             return Err(RefreshError::Unknown);
         };
@@ -238,6 +264,18 @@ impl Issuer {
         ledger
             .refresh_tokens
             .insert(presented.to_string(), (family, true));
+        Ok(family)
+    }
+
+    /// The refresh_token grant: a new access token and a new refresh token; the presented one is spent.
+    pub fn refresh(
+        &self,
+        presented: &str,
+        lifetime: u64,
+        skew: i64,
+    ) -> Result<Value, RefreshError> {
+        let mut ledger = self.ledger.lock().unwrap();
+        let family = Self::spend(&mut ledger, presented)?;
         Ok(self.pair(&mut ledger, family, lifetime, skew))
     }
 }

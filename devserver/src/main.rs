@@ -9,6 +9,7 @@ mod server;
 mod stats;
 mod sync;
 mod verify;
+mod workos;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -65,6 +65,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/auth/signin", post(sign_in).options(preflight))
         .route("/oauth/token", post(token).options(preflight))
         .route(
+            "/user_management/authenticate",
+            post(crate::workos::authenticate).options(preflight),
+        )
+        .route(
             "/debug/stats",
             get(|State(s): State<Arc<AppState>>| async move { Json(s.stats.snapshot()) }),
         )
@@ -85,7 +89,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-fn cors(response: impl IntoResponse) -> Response {
+pub(crate) fn cors(response: impl IntoResponse) -> Response {
     let mut response = response.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -100,7 +104,7 @@ fn cors(response: impl IntoResponse) -> Response {
     response
 }
 
-async fn preflight() -> Response {
+pub(crate) async fn preflight() -> Response {
     cors(StatusCode::NO_CONTENT)
 }
 
@@ -133,7 +137,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Parses a JSON object or an `application/x-www-form-urlencoded` body.
-fn parse_body(body: &[u8]) -> Value {
+pub(crate) fn parse_body(body: &[u8]) -> Value {
     if let Ok(value @ Value::Object(_)) = serde_json::from_slice::<Value>(body) {
         return value;
     }
@@ -152,7 +156,7 @@ fn parse_body(body: &[u8]) -> Value {
 }
 
 /// Applies the token-endpoint fault switches; `Err` is the spoiled answer.
-async fn token_faults(state: &AppState) -> Result<(u64, i64), Response> {
+pub(crate) async fn token_faults(state: &AppState) -> Result<(u64, i64), Response> {
     state.stats.bump("tokenRequests");
     let faults = state.faults.lock().unwrap().clone();
     if faults.token_delay_ms > 0 {
@@ -208,29 +212,31 @@ async fn token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             state.stats.bump("refreshes");
             cors(Json(pair))
         }
-        Err(RefreshError::Reuse) => {
+        Err(error) => refresh_failure(&state, presented, error),
+    }
+}
+
+/// The `invalid_grant` answer to a refresh token that was reused (its family is now revoked) or
+/// is unknown, with its counter.
+pub(crate) fn refresh_failure(state: &AppState, presented: &str, error: RefreshError) -> Response {
+    let description = match error {
+        RefreshError::Reuse => {
             state.stats.bump("reuseDetections");
             state.log(format!(
                 "refresh token {} reused: family revoked",
                 redact(presented)
             ));
-            cors((
-                StatusCode::BAD_REQUEST,
-                Json(
-                    json!({"error": "invalid_grant", "error_description": "refresh token reuse detected; session revoked"}),
-                ),
-            ))
+            "refresh token reuse detected; session revoked"
         }
-        Err(RefreshError::Unknown) => {
+        RefreshError::Unknown => {
             state.stats.bump("refreshRejections");
-            cors((
-                StatusCode::BAD_REQUEST,
-                Json(
-                    json!({"error": "invalid_grant", "error_description": "unknown or revoked refresh token"}),
-                ),
-            ))
+            "unknown or revoked refresh token"
         }
-    }
+    };
+    cors((
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "invalid_grant", "error_description": description})),
+    ))
 }
 
 async fn get_faults(State(state): State<Arc<AppState>>) -> Json<Faults> {

@@ -70,8 +70,6 @@ async fn mint_signs_claims_verbatim_and_lets_the_header_be_overridden() {
         parts(&token).0,
         json!({"alg": "EdDSA", "typ": "at+jwt", "x-extra": 1})
     );
-    // No kid and a single published key: that key verifies it.
-    assert!(authenticate(&server, &token).await.is_ok());
     let token = mint(
         &server,
         json!({"claims": claims, "header": {"kid": "missing"}}),
@@ -198,4 +196,94 @@ async fn an_auth_config_written_before_the_port_is_known_trusts_tenant_issuers()
     // The embedded issuer is not trusted here, and tenants are only what the config names.
     let token = mint(&server, json!({"claims": {"iss": format!("{}/tenants/clerk", server.origin), "sub": "u", "aud": "convex", "exp": exp}})).await;
     assert_eq!(code(authenticate(&server, &token).await), "NoAuthProvider");
+}
+
+#[tokio::test]
+async fn workos_authenticate_spends_rotating_refresh_tokens_and_mints_authkit_shaped_tokens() {
+    // Convex's AuthKit entry: customJwt, the real issuer string, no applicationID; only the JWKS
+    // URL points at this server.
+    let config = auth_config(json!({"providers": [
+        {"type": "customJwt", "issuer": "https://api.workos.com/user_management/client_01TEST",
+         "algorithm": "EdDSA", "jwks": "{origin}/tenants/workos/.well-known/jwks.json"},
+    ]}));
+    let server = Server::start(&[
+        "--auth-config",
+        config.to_str().unwrap(),
+        "--token-lifetime",
+        "300",
+    ]);
+    let (_, signed_in) = server
+        .post(
+            "/auth/signin",
+            json!({"subject": "user_01W", "name": "Ada"}),
+        )
+        .await;
+    let first = signed_in["refresh_token"].as_str().unwrap().to_string();
+    let authenticate = |refresh_token: String| {
+        let server = &server;
+        async move {
+            server
+                .post(
+                    "/user_management/authenticate",
+                    json!({"client_id": "client_01TEST", "grant_type": "refresh_token", "refresh_token": refresh_token}),
+                )
+                .await
+        }
+    };
+    let (status, answer) = authenticate(first.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["user"]["id"], "user_01W");
+    assert_eq!(answer["user"]["first_name"], "Ada");
+    assert_eq!(answer["authentication_method"], "Password");
+    let token = answer["access_token"].as_str().unwrap();
+    let (header, claims) = parts(token);
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(
+        claims["iss"],
+        "https://api.workos.com/user_management/client_01TEST"
+    );
+    assert_eq!(claims["sub"], "user_01W");
+    assert!(
+        claims.get("aud").is_none(),
+        "AuthKit access tokens carry no aud"
+    );
+    assert!(claims["sid"].as_str().unwrap().starts_with("session_"));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        300
+    );
+    assert_eq!(
+        authenticate_viewer(&server, token).await["subject"],
+        "user_01W"
+    );
+
+    // Rotation: the next refresh token works once; the spent one revokes the family.
+    let second = answer["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    assert_eq!(authenticate(second.clone()).await.0, 200);
+    let (status, reuse) = authenticate(first).await;
+    assert_eq!(
+        (status, reuse["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(authenticate(second).await.0, 400, "the family is revoked");
+    let (status, _) = server
+        .post(
+            "/user_management/authenticate",
+            json!({"grant_type": "refresh_token", "refresh_token": "x"}),
+        )
+        .await;
+    assert_eq!(status, 400, "client_id is required");
+    let stats = server.stats().await;
+    assert_eq!(
+        (
+            stats["refreshes"].as_u64(),
+            stats["reuseDetections"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+}
+
+async fn authenticate_viewer(server: &Server, token: &str) -> Value {
+    authenticate(server, token).await.expect("accepted")
 }
