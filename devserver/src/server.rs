@@ -85,6 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/debug/refresh-jwks", post(refresh_jwks))
         .route("/debug/sign", post(sign))
         .route("/debug/mint", post(mint).options(preflight))
+        .route("/debug/verify", post(verify_token).options(preflight))
         .fallback(static_file)
         .with_state(state)
 }
@@ -299,6 +300,24 @@ async fn sign(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         }
         _ => (StatusCode::BAD_REQUEST, "expected a JSON object of claims").into_response(),
     }
+}
+
+/// `POST /debug/verify` with the token as the body (raw or a JSON string) → `{"accepted": true, "subject", "issuer"}` or
+/// `{"accepted": false, "reason": "<Code>", "detail"}`: the verifier sync sessions use, without a
+/// socket (tests cross-check `explainToken` against it).
+async fn verify_token(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    // The raw token, or the token as a JSON string.
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    let token = serde_json::from_str::<String>(&text).unwrap_or(text);
+    let verdict = match state.verifier.verify(&token).await {
+        Ok(identity) => {
+            json!({ "accepted": true, "subject": identity.subject, "issuer": identity.issuer })
+        }
+        Err(rejection) => {
+            json!({ "accepted": false, "reason": rejection.reason.code(), "detail": rejection.detail })
+        }
+    };
+    cors(Json(verdict))
 }
 
 /// `POST /debug/mint` `{"claims": {…}, "header": {…}?}` → `{"token"}`: the claims signed verbatim

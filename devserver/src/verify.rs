@@ -76,10 +76,9 @@ pub struct Identity {
     pub token: String,
 }
 
+/// Keys by `kid` (keys published without one can never be picked, so they are not kept).
 struct CachedKeys {
     keys: HashMap<String, (DecodingKey, Algorithm)>,
-    /// Keys published without a `kid` (usable when the token names none).
-    anonymous: Vec<(DecodingKey, Algorithm)>,
 }
 
 struct ProviderState {
@@ -103,6 +102,15 @@ fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
             Some(Algorithm::EdDSA)
         }
         _ => None,
+    }
+}
+
+/// OIDC domains match `iss` with a trailing slash ignored (Auth0's `iss` ends with one); customJwt
+/// issuers must match exactly, as their docs say.
+fn issuer_matches(provider: &Provider, iss: &str) -> bool {
+    match provider {
+        Provider::Oidc { .. } => provider.issuer() == iss.trim_end_matches('/'),
+        Provider::Custom { issuer, .. } => issuer == iss,
     }
 }
 
@@ -183,7 +191,6 @@ impl Verifier {
             .ok_or_else(|| format!("{jwks_url} has no \"keys\" array"))?;
         let mut cached = CachedKeys {
             keys: HashMap::new(),
-            anonymous: Vec::new(),
         };
         for entry in entries {
             // Skip what cannot verify signatures (encryption keys, unknown key types).
@@ -201,11 +208,8 @@ impl Verifier {
             else {
                 continue;
             };
-            match &jwk.common.key_id {
-                Some(kid) => {
-                    cached.keys.insert(kid.clone(), (key, algorithm));
-                }
-                None => cached.anonymous.push((key, algorithm)),
+            if let Some(kid) = &jwk.common.key_id {
+                cached.keys.insert(kid.clone(), (key, algorithm));
             }
         }
         Ok(cached)
@@ -215,18 +219,10 @@ impl Verifier {
     async fn key_for(
         &self,
         state: &ProviderState,
-        kid: Option<&str>,
+        kid: &str,
     ) -> Result<(DecodingKey, Algorithm), Rejection> {
         let mut cache = state.cache.lock().await;
-        let lookup = |cached: &CachedKeys| match kid {
-            Some(kid) => cached.keys.get(kid).cloned(),
-            None if cached.anonymous.len() + cached.keys.len() == 1 => cached
-                .anonymous
-                .first()
-                .or_else(|| cached.keys.values().next())
-                .cloned(),
-            None => None,
-        };
+        let lookup = |cached: &CachedKeys| cached.keys.get(kid).cloned();
         if let Some(found) = cache.as_ref().and_then(lookup) {
             return Ok(found);
         }
@@ -246,7 +242,7 @@ impl Verifier {
                 Reason::UnknownKid,
                 format!(
                     "no key with kid {:?} in the JWKS of issuer {}",
-                    kid.unwrap_or("(none)"),
+                    kid,
                     state.provider.issuer()
                 ),
             )
@@ -266,17 +262,14 @@ impl Verifier {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or_else(|| malformed("payload is not base64url JSON"))?;
-        let issuer = claims["iss"]
-            .as_str()
-            .unwrap_or("")
-            .trim_end_matches('/')
-            .to_string();
+        let token_issuer = claims["iss"].as_str().unwrap_or("");
+        let issuer = token_issuer.trim_end_matches('/').to_string();
         let aud = claims.get("aud");
 
         let by_issuer: Vec<&ProviderState> = self
             .providers
             .iter()
-            .filter(|state| state.provider.issuer() == issuer)
+            .filter(|state| issuer_matches(&state.provider, token_issuer))
             .collect();
         if by_issuer.is_empty() {
             return Err(Rejection::new(
@@ -326,7 +319,15 @@ impl Verifier {
             ));
         }
 
-        let (key, key_algorithm) = self.key_for(state, header.kid.as_deref()).await?;
+        // Like Convex: the key is picked by `kid`; a token that names none is refused even when
+        // the JWKS holds a single key.
+        let Some(kid) = header.kid.as_deref().filter(|kid| !kid.is_empty()) else {
+            return Err(Rejection::new(
+                Reason::UnknownKid,
+                "the token's header names no kid",
+            ));
+        };
+        let (key, key_algorithm) = self.key_for(state, kid).await?;
         if key_algorithm != header.alg {
             return Err(Rejection::new(
                 Reason::InvalidSignature,

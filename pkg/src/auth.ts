@@ -4,6 +4,7 @@ import { AuthlaneError, ErrorCodes, type AuthlaneErrorCode } from "./errors.js";
 import { createLogger, type TraceEvent } from "./log.js";
 import { isWasmLoaded, loadWasm, WasmSession } from "./wasm.js";
 import { wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
+import { refusalExplainer, type ProvidersInput } from "./explain.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
 export type FetchAccessToken = (args: {
@@ -38,6 +39,12 @@ export interface AuthOptions {
    * cross-tab name.
    */
   storage?: "memory" | "session" | "local" | TokenStorage;
+  /**
+   * Your backend's `auth.config` providers (and the `alg` values it supports), for diagnostics
+   * only: when the server refuses a token, verbose mode and `onTrace` (`token_explained`) say
+   * which provider matches or why none does. See `explainToken`.
+   */
+  diagnostics?: { providers?: ProvidersInput; algorithms?: readonly string[] };
 }
 
 export interface TokenStorage {
@@ -132,6 +139,7 @@ export function createAuth(options: AuthOptions): Auth {
   }
   const expectAuth = options.expectAuth ?? false;
   const log = createLogger(options.verbose, options.onTrace);
+  const explainRefusal = refusalExplainer(options.diagnostics, log);
   const listeners = new Set<() => void>();
   const tokenChangeListeners = new Set<(generation: number) => void>();
   const statusListeners = new Set<(status: AuthStatus) => void>();
@@ -282,6 +290,7 @@ export function createAuth(options: AuthOptions): Auth {
       });
     },
     serverVerdict(generation: number, accepted: boolean) {
+      if (generation > 0 && !accepted && session) explainRefusal(session, generation);
       if (generation > 0) session?.serverVerdict(generation, accepted);
     },
     submitOperation(operation: HeldOperation): { held: boolean; id: number } {

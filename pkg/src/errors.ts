@@ -18,6 +18,8 @@ export const ErrorCodes = {
   Disposed: "disposed",
   /** The WebAssembly module could not be loaded. */
   WasmLoadFailed: "wasm_load_failed",
+  /** A helper was called with an argument it cannot use (e.g. a malformed providers config). */
+  InvalidArgument: "invalid_argument",
   /** A synchronous helper was called before the WebAssembly module finished loading. */
   NotInitialized: "not_initialized",
 } as const;

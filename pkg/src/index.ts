@@ -7,3 +7,6 @@ export type { AuthlaneErrorCode } from "./errors.js";
 export type { ConvexLikeClient } from "./wrap.js";
 export type { TraceEvent } from "./log.js";
 export { decodeToken } from "./decode.js";
+export { explainToken, DEFAULT_ALGORITHMS } from "./explain.js";
+export type { ExplainOptions, MismatchReason, ProviderConfig, ProvidersInput, ProviderVerdict, TokenExplanation } from "./explain.js";
+export { loadWasm as loadAuthlane } from "./wasm.js";

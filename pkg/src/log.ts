@@ -19,6 +19,10 @@ export interface TraceEvent {
 }
 
 export interface Logger {
+  /** Someone hears these lines or events (diagnostics costing work are skipped otherwise). */
+  readonly listening: boolean;
+  /** A one-line diagnosis of a token the server refused (token-free: claims and reasons only). */
+  explained(line: string, code: string | null): void;
   trace(kind: string, tokenTail: string | null, value: number | null, code: string | null, detail: string | null): void;
   state(status: string, error: AuthlaneError | null): void;
 }
@@ -26,6 +30,11 @@ export interface Logger {
 export function createLogger(verbose: boolean | ((line: string) => void) | undefined, onTrace?: (event: TraceEvent) => void): Logger {
   const sink = typeof verbose === "function" ? verbose : verbose ? (line: string) => console.debug(line) : null;
   return {
+    listening: sink !== null || onTrace !== undefined,
+    explained(line, code) {
+      sink?.(`[authlane] server refused the token: ${line}`);
+      onTrace?.({ at: Date.now(), kind: "token_explained", tokenTail: null, value: null, code, detail: line });
+    },
     trace(kind, tokenTail, value, code, detail) {
       if (sink) {
         const parts = [`[authlane] ${kind}`];

@@ -2,7 +2,7 @@
 import initWasm from "../wasm/authlane.js";
 import { AuthlaneError, ErrorCodes } from "./errors.js";
 
-export { WasmSession, decodeToken as decodeTokenInWasm } from "../wasm/authlane.js";
+export { WasmSession, decodeToken as decodeTokenInWasm, explainToken as explainTokenInWasm } from "../wasm/authlane.js";
 
 let loading: Promise<void> | undefined;
 let loaded = false;

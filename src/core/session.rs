@@ -283,6 +283,12 @@ impl Session {
         self.current.as_ref().map(|token| &token.claims)
     }
 
+    /// The current token when it is still `generation`: diagnostics explain the token the server
+    /// just refused. Never leaves Rust whole (the wasm surface returns only the explanation).
+    pub fn token_of_generation(&self, generation: Generation) -> Option<&str> {
+        self.current.as_ref().filter(|token| token.generation == generation).map(|token| token.raw.as_str())
+    }
+
     /// The generation of the current token (0 when none is held).
     pub fn generation(&self) -> Generation {
         self.current.as_ref().map_or(0, |token| token.generation)
