@@ -37,6 +37,28 @@ test("the demo page authenticates, shows the timeline, and signs out", async () 
   await page.close();
 });
 
+test("the demo explains tokens: this tab's matches the demo auth config; a wrong audience is named", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${server.origin}/www/`);
+  await page.waitForFunction(() => document.getElementById("status").textContent === "authenticated");
+  await page.click("#explain-current");
+  await page.waitForFunction(() => document.getElementById("explanation").className === "ok");
+  assert.match(await page.textContent("#explanation"), /provider 0 \(oidc https:\/\/demo\.invalid\) matches/);
+  // The same token against a config that expects another applicationID.
+  await page.fill("#explain-providers", JSON.stringify({ providers: [{ domain: "https://demo.invalid", applicationID: "my-app" }] }));
+  await page.click("#explain-run");
+  assert.equal(await page.getAttribute("#explanation", "data-reason"), "audience_mismatch");
+  assert.match(await page.textContent("#explanation"), /aud "convex" is not applicationID "my-app"/);
+  // A refusal by the server is explained on the timeline.
+  await page.check("#server-rejects");
+  await page.click("#force");
+  await page.waitForFunction(() => [...document.querySelectorAll("#timeline code")].some((cell) => cell.textContent === "token_explained"));
+  await page.fill("#explain-providers", "[{}]");
+  await page.click("#explain-run");
+  assert.equal(await page.getAttribute("#explanation", "data-reason"), "invalid_argument");
+  await page.close();
+});
+
 test("two demo tabs share one session: the second fetches nothing, and sign-out reaches both", async () => {
   const context = await browser.newContext();
   const first = await context.newPage();

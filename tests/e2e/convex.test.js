@@ -98,6 +98,11 @@ describe("convex ConvexClient + authlane against the devserver", () => {
       assert.deepEqual(log.errors, [], "no query ran unauthenticated");
       assert.equal(log.results[0].viewer, "user_e2e", "the first result is already the signed-in user's");
       assert.ok(!log.authChanges.includes("unauthenticated"), log.authChanges.join(","));
+      // Verbose mode explained the refusal against the providers config, without the token.
+      const explained = log.verbose.filter((line) => line.includes("server refused the token"));
+      assert.equal(explained.length, 1, log.verbose.join("\n"));
+      assert.match(explained[0], /audience_mismatch: aud "someone-else" is not applicationID "convex"/);
+      assert.ok(!log.verbose.some((line) => /eyJ[\w-]+\.[\w-]+\./.test(line)), "no verbose line holds a JWT");
     } finally {
       await app.close();
     }

@@ -15,6 +15,7 @@ const GROUPS = {
   fetch_failed: "failure",
   server_accepted: "verdict",
   server_rejected: "verdict",
+  token_explained: "verdict",
   stale_verdict_ignored: "verdict",
   operations_held: "gate",
   operations_released: "gate",

@@ -7,7 +7,7 @@ import { ConvexClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import { createAuth } from "authlane";
 
-const log = { fetches: [], results: [], errors: [], authChanges: [], fetchFailures: [] };
+const log = { fetches: [], results: [], errors: [], authChanges: [], fetchFailures: [], verbose: [] };
 window.log = log;
 
 const tail = (token) => (typeof token === "string" ? `…${token.slice(-6)}` : String(token));
@@ -63,7 +63,12 @@ window.startApp = async ({ mode, leewaySeconds, subject = "user_e2e", badFirst =
   const options = { authRefreshTokenLeewaySeconds: leewaySeconds, unsavedChangesWarning: false };
   let client;
   if (mode === "authlane") {
-    const auth = createAuth({ fetchAccessToken, expectAuth: true, refreshLeewaySeconds: leewaySeconds, crossTab: false });
+    const auth = createAuth({
+      fetchAccessToken, expectAuth: true, refreshLeewaySeconds: leewaySeconds, crossTab: false,
+      // The devserver's embedded issuer, as its auth config would list it: refused tokens are explained.
+      verbose: (line) => log.verbose.push(line),
+      diagnostics: { providers: [{ domain: location.origin, applicationID: "convex" }], algorithms: ["EdDSA"] },
+    });
     auth.subscribe(() => log.authChanges.push(auth.getState().status));
     window.auth = auth;
     client = auth.wrap(new ConvexClient(location.origin, options));
