@@ -20,7 +20,8 @@ Tenant issuers {origin}/tenants/NAME (discovery, the embedded keys; NAME/ discov
 trailing slash) stand in for other identity providers' iss. Dev only: GET /debug/stats, POST
 /debug/{reset-stats,faults,drop-connections,rotate-keys,refresh-jwks,sign} and /debug/mint
 {\"claims\": {...}, \"header\": {...}?} (claims signed verbatim; header fields override
-alg EdDSA, typ JWT, kid current; null removes one).";
+alg EdDSA, typ JWT, kid current; null removes one). POST /user_management/authenticate answers a
+refresh_token grant like WorkOS AuthKit (for @workos-inc/authkit-js).";
 
 #[derive(Debug, Clone)]
 pub struct Options {
