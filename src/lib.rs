@@ -111,6 +111,11 @@ mod surface {
             self.driver.session().claims().map_or(JsValue::NULL, claims_object)
         }
 
+        /// The current token, or `null` (pkg decodes namespaced claims from it, e.g. Hasura's).
+        pub fn token(&self) -> Option<String> {
+            self.driver.session().token().map(String::from)
+        }
+
         /// `need`: 0 = current, 1 = newer than `held`, 2 = forced.
         #[wasm_bindgen(js_name = requestToken)]
         pub fn request_token(&self, waiter: u32, need: u8, held: f64) {

@@ -510,3 +510,19 @@ fn newer_than_while_unauthenticated_still_sees_a_token_held_for_the_servers_verd
     let replacement = h.answer_fresh(3_600);
     assert_eq!(h.resolved[2], (3, Ok(Some((2, replacement)))));
 }
+
+#[test]
+fn the_token_getter_follows_the_current_token() {
+    let mut h = Harness::started(Config::default());
+    assert_eq!(h.session.token(), None);
+    let first = h.answer_fresh(60);
+    assert_eq!(h.session.token(), Some(first.as_str()));
+    h.session.handle_server_verdict(h.now, h.session.generation(), Verdict::Rejected);
+    h.drain();
+    let second = h.answer_fresh(60);
+    assert_eq!(h.session.token(), Some(second.as_str()), "the forced replacement");
+    h.session.handle_server_verdict(h.now, h.session.generation(), Verdict::Rejected);
+    h.drain();
+    assert_eq!(h.state(), AuthState::Unauthenticated);
+    assert_eq!(h.session.token(), None, "a settled session holds no token");
+}

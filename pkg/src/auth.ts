@@ -5,6 +5,8 @@ import { createLogger, type TraceEvent } from "./log.js";
 import { isWasmLoaded, loadWasm, WasmSession } from "./wasm.js";
 import { wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
 import { refusalExplainer, type ProvidersInput } from "./explain.js";
+import { wrapGraphqlWs, type GraphqlWsAuthOptions, type GraphqlWsClient, type GraphqlWsClientLike, type GraphqlWsClientOptionsLike } from "./graphql-ws.js";
+import { hasuraClaims } from "./hasura.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
 export type FetchAccessToken = (args: {
@@ -69,6 +71,8 @@ export interface TokenClaims {
   exp: number | null;
   iat: number | null;
   nbf: number | null;
+  /** Hasura's `https://hasura.io/jwt/claims` object (also from its stringified-JSON format), or `null`. */
+  hasura: Record<string, unknown> | null;
 }
 
 /** An immutable snapshot; the same object is returned until something changes. */
@@ -88,6 +92,15 @@ export interface Auth {
   getToken(options?: { forceRefresh?: boolean }): Promise<string | null>;
   /** Wires a Convex-like client's `setAuth`/`clearAuth` and gates its operations; returns a client with the same API. */
   wrap<C extends ConvexLikeClient>(client: C): C;
+  /**
+   * Creates a graphql-ws client with `createClient(options)` whose connection_init carries the
+   * session's token: fetched at each connect, a restart on refresh and sign-out, one forced refresh
+   * after a 4401/4403 close, `subscribe`/`iterate` gated. Adds `restart()`.
+   */
+  wrapGraphqlWs<O extends GraphqlWsClientOptionsLike, C extends GraphqlWsClientLike>(
+    createClient: (options: O) => C,
+    options: O & GraphqlWsAuthOptions,
+  ): GraphqlWsClient<C>;
   /** Drops the token everywhere in this session and clears wrapped clients' auth. Does not sign out of your provider. */
   signOut(): Promise<void>;
   /** Stops timers and listeners; pending calls fail with `disposed`. */
@@ -166,7 +179,11 @@ export function createAuth(options: AuthOptions): Auth {
     }
   };
 
-  const claimsNow = (): TokenClaims | null => (session?.claims() as TokenClaims | null) ?? null;
+  const claimsNow = (): TokenClaims | null => {
+    const claims = (session?.claims() as TokenClaims | null) ?? null;
+    if (claims) claims.hasura = hasuraClaims(session?.token());
+    return claims;
+  };
 
   const onOutput = (kind: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => {
     switch (kind) {
@@ -338,6 +355,9 @@ export function createAuth(options: AuthOptions): Auth {
     },
     wrap(client) {
       return wrapClient(port, client);
+    },
+    wrapGraphqlWs(createClient, graphqlWsOptions) {
+      return wrapGraphqlWs(port, expectAuth, createClient, graphqlWsOptions);
     },
     async signOut() {
       if (session) session.signOut();

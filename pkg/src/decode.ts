@@ -1,6 +1,7 @@
 // Synchronous JWT inspection for apps and diagnostics (no verification: the client has no keys).
 import { assertWasmLoaded, type TokenClaims } from "./auth.js";
 import { AuthlaneError, ErrorCodes } from "./errors.js";
+import { hasuraClaims } from "./hasura.js";
 import { decodeTokenInWasm } from "./wasm.js";
 
 export interface DecodedToken extends TokenClaims {
@@ -13,7 +14,7 @@ export interface DecodedToken extends TokenClaims {
 export function decodeToken(token: string): DecodedToken {
   assertWasmLoaded();
   try {
-    return decodeTokenInWasm(token) as DecodedToken;
+    return { ...(decodeTokenInWasm(token) as DecodedToken), hasura: hasuraClaims(token) };
   } catch (error) {
     const message = (error as { message?: string })?.message ?? "not a JWT";
     throw new AuthlaneError(ErrorCodes.MalformedToken, message);

@@ -289,6 +289,11 @@ impl Session {
         self.current.as_ref().filter(|token| token.generation == generation).map(|token| token.raw.as_str())
     }
 
+    /// The current token itself, for claims the core does not decode (e.g. Hasura's namespace).
+    pub fn token(&self) -> Option<&str> {
+        self.current.as_ref().map(|token| token.raw.as_str())
+    }
+
     /// The generation of the current token (0 when none is held).
     pub fn generation(&self) -> Generation {
         self.current.as_ref().map_or(0, |token| token.generation)

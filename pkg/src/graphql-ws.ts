@@ -1,0 +1,296 @@
+// The adapter for graphql-ws clients (GraphQL over WebSocket, e.g. Hasura). The protocol checks a
+// token once, in connection_init, so the socket is the unit of authentication: every connect asks
+// the session for a token, a connection_ack is the server's acceptance, a 4401/4403 close its
+// rejection, and a refreshed token (or a sign-out) restarts the socket. graphql-ws has no re-init,
+// so a restart is its documented "restartable client" recipe: close with 4205 (non-fatal), and the
+// client reconnects and resubscribes by itself.
+//
+// graphql-ws is not imported: the app passes its `createClient`, described structurally here.
+import { AuthlaneError, ErrorCodes } from "./errors.js";
+import { type SessionPort, TokenNeed } from "./wrap.js";
+
+/** A graphql-ws `Sink`. */
+export interface GraphqlWsSink {
+  next(value: unknown): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+/** What the adapter uses of a graphql-ws `Client` (graphql-ws 5 and 6). */
+export interface GraphqlWsClientLike {
+  subscribe(payload: unknown, sink: GraphqlWsSink): () => void;
+  on(event: "opened" | "connected" | "closed", listener: (...args: any[]) => void): () => void;
+  dispose(): void | Promise<void>;
+}
+
+/** The graphql-ws `ClientOptions` the adapter reads or replaces; everything else passes through. */
+export interface GraphqlWsClientOptionsLike {
+  url: string | (() => string | Promise<string>);
+  connectionParams?: unknown;
+  lazy?: boolean;
+  retryWait?: (retries: number) => Promise<void>;
+  shouldRetry?: (errOrCloseEvent: unknown) => boolean;
+}
+
+/** authlane's own options, given beside graphql-ws's (and not passed on to `createClient`). */
+export interface GraphqlWsAuthOptions {
+  /**
+   * Puts the token into the `connection_init` payload, on top of your `connectionParams`.
+   * Default (what Hasura reads): `{ ...params, headers: { ...params.headers, Authorization: "Bearer <jwt>" } }`.
+   */
+  tokenParams?: (token: string, params: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * When the session is signed out (sign-out, a final rejection): `"reconnect"` (default) restarts
+   * the socket without a token (Hasura's unauthorized role); `"close"` fails the connection, so its
+   * subscriptions end with `signed_out` (subscribe again after signing in).
+   */
+  signedOut?: "reconnect" | "close";
+}
+
+/** The wrapped client: graphql-ws's API, gated, plus `restart()` (reconnect with a freshly asked token). */
+export type GraphqlWsClient<C> = C & { restart(): void };
+
+/** Close codes that mean "this token is not accepted". */
+const AUTH_CLOSE_CODES = [4401, 4403];
+/** graphql-ws' restart recipe code: not fatal, so the client reconnects and resubscribes. */
+const RESTART_CODE = 4205;
+const OPEN = 1;
+
+interface SocketLike {
+  readyState: number;
+  close(code?: number, reason?: string): void;
+}
+
+const closeCode = (event: unknown): number | null =>
+  event !== null && typeof event === "object" && "code" in event && "reason" in event ? Number((event as { code: unknown }).code) : null;
+
+/** Hasura's connection_init shape. */
+function bearerHeaders(token: string, params: Record<string, unknown>): Record<string, unknown> {
+  const headers = (params.headers ?? {}) as Record<string, unknown>;
+  return { ...params, headers: { ...headers, Authorization: `Bearer ${token}` } };
+}
+
+/** graphql-ws' default retryWait: 2^retries s plus 0.3–3 s of jitter. */
+function defaultRetryWait(retries: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, 2 ** retries * 1000 + 300 + Math.floor(Math.random() * 2700)));
+}
+
+export function wrapGraphqlWs<O extends GraphqlWsClientOptionsLike, C extends GraphqlWsClientLike>(
+  port: SessionPort,
+  expectAuth: boolean,
+  createClient: (options: O) => C,
+  options: O & GraphqlWsAuthOptions,
+): GraphqlWsClient<C> {
+  const { tokenParams = bearerHeaders, signedOut = "reconnect", ...clientOptions } = options;
+  const userUrl = clientOptions.url;
+  const userParams = clientOptions.connectionParams;
+  port.attachClient();
+
+  /** The token chosen for the connection being opened (by `url`, before the socket exists). */
+  let prepared: { token: string | null; generation: number; error: AuthlaneError | null } | null = null;
+  /** Generation of the token in the current socket's connection_init (0: none). */
+  let socketGeneration = 0;
+  /** Generation of the newest token the session announced. */
+  let latestGeneration = 0;
+  /** What the next connect asks for: after a rejection, a token newer than the rejected one. */
+  let need: TokenNeed = TokenNeed.Current;
+  let rejectedGeneration = 0;
+  /** The session settled signed out: connect without asking for a token until a new one arrives. */
+  let settled = false;
+  let socket: SocketLike | null = null;
+  let acknowledged = false;
+  /** The socket closed for an auth reason or by our restart: reconnect without graphql-ws' backoff. */
+  let reconnectNow = false;
+  let disposed = false;
+
+  const nextToken = async (): Promise<NonNullable<typeof prepared>> => {
+    if (settled) return { token: null, generation: 0, error: signedOutError() };
+    try {
+      const { token, generation } = await port.requestToken(need, rejectedGeneration);
+      return { token, generation: token === null ? 0 : generation, error: token === null ? signedOutError() : null };
+    } catch {
+      // Settled unauthenticated (the reason is on auth.getState().error): connect as signed out.
+      return { token: null, generation: 0, error: signedOutError() };
+    }
+  };
+  const signedOutError = () =>
+    signedOut === "close" ? new AuthlaneError(ErrorCodes.SignedOut, "the session is signed out") : null;
+
+  /** The socket carries a token it should not: older than the session's, or any once signed out. */
+  const stale = () => (settled ? socketGeneration > 0 : latestGeneration > socketGeneration);
+
+  const restart = () => {
+    if (socket?.readyState === OPEN && acknowledged) {
+      reconnectNow = true;
+      socket.close(RESTART_CODE, "Client Restart");
+    }
+    // Otherwise a connect is under way: its connectionParams ask for the token, and if an older
+    // one was sent already, the connected handler restarts once the server answered.
+  };
+
+  const client = createClient({
+    ...(clientOptions as unknown as O),
+    // The gate opens on the first connection_ack, so with expectAuth there must be a connection.
+    ...(expectAuth ? { lazy: false } : {}),
+    // The token is fetched before the socket opens (a slow provider never idles an open socket
+    // into the server's init timeout); graphql-ws awaits `url` on every connect.
+    url: async () => {
+      const target = typeof userUrl === "function" ? await userUrl() : userUrl;
+      prepared = await nextToken();
+      return target;
+    },
+    connectionParams: async () => {
+      const base = ((typeof userParams === "function" ? await userParams() : userParams) ?? {}) as Record<string, unknown>;
+      let chosen = prepared ?? (await nextToken());
+      prepared = null;
+      // The session moved on while the socket was opening: take its current token.
+      if (settled ? chosen.token !== null : latestGeneration > chosen.generation) chosen = await nextToken();
+      socketGeneration = chosen.generation;
+      if (chosen.error) throw chosen.error;
+      return chosen.token === null ? base : tokenParams(chosen.token, base);
+    },
+    retryWait: async (retries: number) => {
+      if (reconnectNow) {
+        // The session paces these: a restart follows a refresh, and a rejection costs one forced fetch.
+        reconnectNow = false;
+        return;
+      }
+      await (clientOptions.retryWait ?? defaultRetryWait)(retries);
+    },
+    shouldRetry: (event: unknown) => {
+      const code = closeCode(event);
+      if (code === RESTART_CODE || (code !== null && AUTH_CLOSE_CODES.includes(code))) return true;
+      return clientOptions.shouldRetry ? clientOptions.shouldRetry(event) : code !== null;
+    },
+  });
+
+  const listeners = [
+    client.on("opened", (opened: SocketLike) => {
+      socket = opened;
+      acknowledged = false;
+    }),
+    client.on("connected", () => {
+      acknowledged = true;
+      need = TokenNeed.Current;
+      rejectedGeneration = 0;
+      port.serverVerdict(socketGeneration, true);
+      if (stale()) restart();
+    }),
+    client.on("closed", (event: unknown) => {
+      const code = closeCode(event);
+      socket = null;
+      acknowledged = false;
+      if (code !== null && AUTH_CLOSE_CODES.includes(code) && socketGeneration > 0) {
+        // Rejected (at init, or later, e.g. when the token expired on the server): the session
+        // forces one refresh; a second rejection settles it signed out.
+        rejectedGeneration = socketGeneration;
+        need = TokenNeed.NewerThan;
+        reconnectNow = true;
+        port.serverVerdict(socketGeneration, false);
+      }
+      socketGeneration = 0;
+    }),
+    port.onTokenChanged((generation) => {
+      latestGeneration = Math.max(latestGeneration, generation);
+      settled = false;
+      if (stale()) restart();
+    }),
+    port.onStatusChanged((status) => {
+      if (status !== "unauthenticated") return;
+      settled = true;
+      if (stale()) restart();
+    }),
+  ];
+
+  const subscribe = (payload: unknown, sink: GraphqlWsSink): (() => void) => {
+    let dispose: (() => void) | undefined;
+    let cancelled = false;
+    const { held, id } = port.submitOperation({
+      release() {
+        if (!cancelled) dispose = client.subscribe(payload, sink);
+      },
+      reject(error) {
+        if (!cancelled) sink.error(error);
+      },
+    });
+    if (!held) return client.subscribe(payload, sink);
+    return () => {
+      if (dispose) return dispose();
+      // Still held: forget it, so nothing is ever sent for it.
+      if (!cancelled) port.cancelOperation(id);
+      cancelled = true;
+    };
+  };
+
+  const overrides: Record<PropertyKey, unknown> = {
+    subscribe,
+    iterate: (payload: unknown) => iterate(subscribe, payload),
+    restart: () => {
+      if (socket?.readyState === OPEN) {
+        reconnectNow = true;
+        socket.close(RESTART_CODE, "Client Restart");
+      }
+    },
+    dispose: () => {
+      if (!disposed) for (const unlisten of listeners) unlisten();
+      disposed = true;
+      return client.dispose();
+    },
+  };
+  return new Proxy(client, {
+    get(target, property) {
+      if (property in overrides) return overrides[property];
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  }) as GraphqlWsClient<C>;
+}
+
+/** graphql-ws' `iterate`, over the gated `subscribe` (graphql-ws' own calls its internal one). */
+function iterate(subscribe: (payload: unknown, sink: GraphqlWsSink) => () => void, payload: unknown): AsyncIterableIterator<unknown> {
+  const pending: unknown[] = [];
+  let done = false;
+  let failure: { error: unknown } | null = null;
+  let wake = () => {};
+  const dispose = subscribe(payload, {
+    next(value) {
+      pending.push(value);
+      wake();
+    },
+    error(error) {
+      failure = { error };
+      done = true;
+      wake();
+    },
+    complete() {
+      done = true;
+      wake();
+    },
+  });
+  const finish = async () => {
+    if (!done) dispose();
+    done = true;
+    wake();
+    return { value: undefined, done: true } as const;
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      while (pending.length === 0 && !done) await new Promise<void>((resume) => (wake = resume));
+      if (pending.length > 0) return { value: pending.shift(), done: false };
+      if (failure) {
+        const { error } = failure;
+        failure = null;
+        throw error;
+      }
+      return { value: undefined, done: true };
+    },
+    return: finish,
+    throw: async (error: unknown) => {
+      await finish();
+      throw error;
+    },
+  };
+}
