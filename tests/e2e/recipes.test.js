@@ -14,7 +14,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { launchChromium } from "../support/chromium.js";
@@ -73,6 +73,7 @@ let server;
 const pages = {};
 let routeLifetime = LIFETIME;
 let customJwt;
+const configFile = resolve(tmpdir(), `authlane-recipes-${process.pid}.json`);
 
 before(async () => {
   buildOnce();
@@ -84,15 +85,15 @@ before(async () => {
   ], { cwd: repoRoot, stdio: "inherit" });
   copyFileSync(resolve(repoRoot, "pkg/dist/authlane_bg.wasm"), resolve(out, "authlane_bg.wasm"));
   copyFileSync(resolve(repoRoot, "tests/e2e/pages/index.html"), resolve(out, "index.html"));
-  const config = resolve(tmpdir(), `authlane-recipes-${process.pid}.json`);
-  writeFileSync(config, JSON.stringify(AUTH_CONFIG));
-  server = await startDevserver(["--token-lifetime", String(LIFETIME), "--auth-config", config]);
+  writeFileSync(configFile, JSON.stringify(AUTH_CONFIG));
+  server = await startDevserver(["--token-lifetime", String(LIFETIME), "--auth-config", configFile]);
   browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
   await server?.stop();
+  rmSync(configFile, { force: true });
 });
 
 async function openRecipe(name) {
