@@ -115,7 +115,7 @@ async function openRecipe(name) {
 const expected = (name) => ({ iss: RECIPES[name].iss(server.origin), sub: RECIPES[name].sub });
 const subjectFits = (name, sub) => (RECIPES[name].sub instanceof RegExp ? RECIPES[name].sub.test(sub) : sub === RECIPES[name].sub);
 
-test("every recipe: accepted identity, 1 startup fetch, no expired token over 2.5 lifetimes, a rejection costs 1 forced fetch past the SDK's cache", async () => {
+test("every recipe: accepted identity, 1 startup fetch, no expired token over 2.5 lifetimes, a rejection costs 1 forced fetch past the SDK's cache, a provider sign-out is null", async () => {
   // AUTHLANE_RECIPES=clerk,auth0 runs a subset.
   const names = process.env.AUTHLANE_RECIPES?.split(",") ?? Object.keys(RECIPES);
   await Promise.all(names.map(openRecipe));
@@ -217,6 +217,24 @@ test("every recipe: accepted identity, 1 startup fetch, no expired token over 2.
   assert.equal(rotated.rejectionsByReason.TokenExpired, undefined, "no expired token was ever sent");
   assert.equal(rotated.reuseDetections, 0);
   if (customJwt) assert.equal(customJwt.stats.mints, (await pages["custom-jwt"].read()).log.fetches.length, "custom JWT: one route call per fetch");
+
+  // Signed out at the provider: the recipe answers null, which authlane takes as final (no retry
+  // loop), where a provider error would have been thrown and retried.
+  customJwt?.signOut();
+  for (const name of names) {
+    const { page } = pages[name];
+    await page.evaluate(() => window.endSession());
+    const fetchesBefore = (await pages[name].read()).log.fetches.length;
+    assert.equal(await page.evaluate(() => window.auth.getToken({ forceRefresh: true })), null, `${name}: signed out, the recipe answers null`);
+    assert.equal(await page.evaluate(() => window.auth.getState().status), "unauthenticated", `${name}: unauthenticated`);
+    report[name].signOutFrom = fetchesBefore;
+  }
+  await sleep(1500);
+  for (const name of names) {
+    const { log } = await pages[name].read();
+    assert.equal(log.fetches.length, report[name].signOutFrom + 1, `${name}: one fetch after the sign-out, no retries`);
+    assert.equal(log.fetches.at(-1).token, null);
+  }
 
   for (const [name, r] of Object.entries(report)) {
     console.log(`${name.padEnd(11)}: startup 1 fetch (${RECIPES[name].startup === "cache" ? "SDK cache" : "new token"}); ` +

@@ -4,7 +4,8 @@
 // authlane on a `users:viewer` subscription. `window.log` records every fetch (forced or not, the
 // token's claims, whether it had already expired when handed over, the provider's counters after
 // it), the tokens the server accepted, every query result and error; `window.providerStats()`
-// reads the provider's counters (calls, cache hits, tokens minted).
+// reads the provider's counters (calls, cache hits, tokens minted); `window.endSession()` ends the
+// provider's session the provider's way.
 import { ConvexClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import { createAuth } from "authlane";
@@ -38,6 +39,12 @@ function countRequests(part) {
   return () => requestCounts[part];
 }
 
+/** Presents a spent refresh token again: the devserver's reuse detection revokes the session. */
+async function replay(endpoint, body) {
+  const response = await realFetch(endpoint, { method: "POST", body: JSON.stringify(body) });
+  if (response.status !== 400) throw new Error(`replaying a spent refresh token answered ${response.status}`);
+}
+
 async function signInAtDevserver(subject, name) {
   const response = await realFetch("/auth/signin", { method: "POST", body: JSON.stringify({ subject, name }) });
   return (await response.json()).refresh_token;
@@ -50,7 +57,7 @@ async function provider(name, { origin, clientIds }) {
     case "clerk": {
       // A Clerk development instance's Frontend API URL, https://<x>.clerk.accounts.dev, is a tenant here.
       const clerk = clerkStandIn({ origin, frontendApi: `${origin}/tenants/clerk`, userId: "user_2Clerk", lifetime, leeway: settings.leeway });
-      return { fetchAccessToken: clerkFetchAccessToken(clerk), stats: () => clerk.stats };
+      return { fetchAccessToken: clerkFetchAccessToken(clerk), stats: () => clerk.stats, endSession: () => clerk.signOut() };
     }
     case "auth0": {
       const auth0 = auth0StandIn({
@@ -58,7 +65,7 @@ async function provider(name, { origin, clientIds }) {
         userId: "auth0|65a1f0c2d3e4f5a6b7c8d9e0", lifetime, accessTokenLifetime: () => 2 * lifetime(), cacheLeeway: settings.leeway,
       });
       await auth0.login();
-      return { fetchAccessToken: auth0FetchAccessToken(auth0), stats: () => auth0.stats };
+      return { fetchAccessToken: auth0FetchAccessToken(auth0), stats: () => auth0.stats, endSession: () => auth0.logout() };
     }
     case "kinde": {
       const kinde = kindeStandIn({
@@ -66,7 +73,7 @@ async function provider(name, { origin, clientIds }) {
         lifetime, earlyExpiration: settings.leeway,
       });
       await kinde.login();
-      return { fetchAccessToken: kindeFetchAccessToken(kinde), stats: () => kinde.stats };
+      return { fetchAccessToken: kindeFetchAccessToken(kinde), stats: () => kinde.stats, endSession: () => kinde.logout() };
     }
     case "convex-auth": {
       const convexAuth = convexAuthStandIn({
@@ -74,14 +81,15 @@ async function provider(name, { origin, clientIds }) {
         namespace: origin.replace(/[^a-zA-Z0-9]/g, ""), lifetime,
       });
       await convexAuth.signIn();
-      return { fetchAccessToken: convexAuthFetchAccessToken(convexAuth), stats: () => convexAuth.stats };
+      return { fetchAccessToken: convexAuthFetchAccessToken(convexAuth), stats: () => convexAuth.stats, endSession: () => convexAuth.signOut() };
     }
     case "workos": {
       // The real AuthKit client on this origin's /user_management/authenticate (the devserver's
       // WorkOS-shaped endpoint); devMode keeps the refresh token in localStorage, seeded here as
       // a finished sign-in would leave it. refreshBufferInterval is AuthKit's 10 s scaled like the
       // tokens; onBeforeAutoRefresh false leaves the refresh schedule to authlane.
-      localStorage.setItem(`workos:refresh-token:${clientIds.workos}`, await signInAtDevserver("user_01WORKOS", "Ada"));
+      const firstRefreshToken = await signInAtDevserver("user_01WORKOS", "Ada");
+      localStorage.setItem(`workos:refresh-token:${clientIds.workos}`, firstRefreshToken);
       const grants = countRequests("/user_management/authenticate");
       const authkit = await createClient(clientIds.workos, {
         apiHostname: location.hostname, port: Number(location.port), https: false, devMode: true,
@@ -96,16 +104,23 @@ async function provider(name, { origin, clientIds }) {
       return {
         fetchAccessToken: workosFetchAccessToken(authkit),
         stats: () => ({ calls: stats.calls, mints: grants() - stats.signInGrants, cacheHits: stats.calls - (grants() - stats.signInGrants) }),
+        // The session ends server-side: replaying the spent first refresh token revokes its family.
+        endSession: () => replay("/user_management/authenticate", { client_id: clientIds.workos, grant_type: "refresh_token", refresh_token: firstRefreshToken }),
       };
     }
     case "custom-oidc": {
       // Any issuer: the devserver's own, its refresh_token grant with rotation and reuse detection.
-      localStorage.setItem("oidc:refresh-token", await signInAtDevserver("user_oidc", "Ada"));
+      const firstRefreshToken = await signInAtDevserver("user_oidc", "Ada");
+      localStorage.setItem("oidc:refresh-token", firstRefreshToken);
       const grants = countRequests("/oauth/token");
       const fetchAccessToken = oidcFetchAccessToken({
         tokenEndpoint: "/oauth/token", clientId: "convex", storageKey: "oidc:refresh-token", tokenField: "access_token",
       });
-      return { fetchAccessToken, stats: () => ({ calls: log.fetches.length, mints: grants(), cacheHits: 0 }) };
+      return {
+        fetchAccessToken,
+        stats: () => ({ calls: log.fetches.length, mints: grants(), cacheHits: 0 }),
+        endSession: () => replay("/oauth/token", { grant_type: "refresh_token", refresh_token: firstRefreshToken }),
+      };
     }
     case "custom-jwt": {
       // /api/convex-token is answered by the test process (page.route): your backend's route.
@@ -113,6 +128,7 @@ async function provider(name, { origin, clientIds }) {
       return {
         fetchAccessToken: customJwtFetchAccessToken({ url: "/api/convex-token" }),
         stats: () => ({ calls: calls(), mints: calls(), cacheHits: 0 }),
+        endSession: () => {}, // the test process makes the route answer 401
       };
     }
     default:
@@ -121,8 +137,9 @@ async function provider(name, { origin, clientIds }) {
 }
 
 window.startRecipe = async ({ name, leewaySeconds, clientIds }) => {
-  const { fetchAccessToken, stats } = await provider(name, { origin: location.origin, clientIds });
+  const { fetchAccessToken, stats, endSession } = await provider(name, { origin: location.origin, clientIds });
   window.providerStats = () => structuredClone(stats());
+  window.endSession = endSession;
   const recorded = async (args) => {
     const entry = { at: performance.now(), wall: Date.now(), force: Boolean(args.forceRefreshToken) };
     log.fetches.push(entry);

@@ -273,17 +273,23 @@ export function convexAuthStandIn({ origin, siteUrl, userId, namespace, lifetime
 /**
  * Stands in for your backend's token route in the custom-JWT recipe (served to the page with
  * Playwright's page.route, so it runs in the test process): each POST signs a new JWT with kid,
- * alg, typ and iss, sub, aud, iat, exp, as a route using jose would.
+ * alg, typ and iss, sub, aud, iat, exp, as a route using jose would; 401 once signed out.
  */
 export function customJwtRouteStandIn({ origin, issuer, audience, userId, lifetime }) {
   const stats = counters();
+  let signedIn = true;
   return {
     async handle(route) {
       stats.calls += 1;
+      if (!signedIn) return route.fulfill({ status: 401, contentType: "application/json", body: "{}" });
       stats.mints += 1;
       const iat = now();
       const token = await mint(origin, { iss: issuer, sub: userId, aud: audience, iat, exp: iat + seconds(lifetime) });
       await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ token }) });
+    },
+    /** The session cookie is gone: the route answers 401. */
+    signOut() {
+      signedIn = false;
     },
     stats,
   };
