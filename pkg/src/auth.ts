@@ -5,7 +5,7 @@ import { createLogger, type TraceEvent } from "./log.js";
 import { isWasmLoaded, loadWasm, WasmSession } from "./wasm.js";
 import { wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
 import { refusalExplainer, type ProvidersInput } from "./explain.js";
-import { wrapGraphqlWs, type GraphqlWsAuthOptions, type GraphqlWsClient, type GraphqlWsClientLike, type GraphqlWsClientOptionsLike } from "./graphql-ws.js";
+import { wrapGraphqlWs, type CreateGraphqlWsClient, type GraphqlWsClient, type GraphqlWsWrapOptions } from "./graphql-ws.js";
 import { hasuraClaims } from "./hasura.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
@@ -97,10 +97,7 @@ export interface Auth {
    * session's token: fetched at each connect, a restart on refresh and sign-out, one forced refresh
    * after a 4401/4403 close, `subscribe`/`iterate` gated. Adds `restart()`.
    */
-  wrapGraphqlWs<O extends GraphqlWsClientOptionsLike, C extends GraphqlWsClientLike>(
-    createClient: (options: O) => C,
-    options: O & GraphqlWsAuthOptions,
-  ): GraphqlWsClient<C>;
+  wrapGraphqlWs<F extends CreateGraphqlWsClient>(createClient: F, options: GraphqlWsWrapOptions<F>): GraphqlWsClient<ReturnType<F>>;
   /** Drops the token everywhere in this session and clears wrapped clients' auth. Does not sign out of your provider. */
   signOut(): Promise<void>;
   /** Stops timers and listeners; pending calls fail with `disposed`. */

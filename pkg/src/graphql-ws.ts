@@ -30,6 +30,7 @@ export interface GraphqlWsClientOptionsLike {
   lazy?: boolean;
   retryWait?: (retries: number) => Promise<void>;
   shouldRetry?: (errOrCloseEvent: unknown) => boolean;
+  webSocketImpl?: unknown;
 }
 
 /** authlane's own options, given beside graphql-ws's (and not passed on to `createClient`). */
@@ -46,6 +47,12 @@ export interface GraphqlWsAuthOptions {
    */
   signedOut?: "reconnect" | "close";
 }
+
+/** graphql-ws' `createClient` (or anything shaped like it); its options type is read from it. */
+export type CreateGraphqlWsClient = (options: any) => GraphqlWsClientLike;
+
+/** The options `wrapGraphqlWs(createClient, options)` takes: createClient's own, plus authlane's. */
+export type GraphqlWsWrapOptions<F extends CreateGraphqlWsClient> = Parameters<F>[0] & GraphqlWsClientOptionsLike & GraphqlWsAuthOptions;
 
 /** The wrapped client: graphql-ws's API, gated, plus `restart()` (reconnect with a freshly asked token). */
 export type GraphqlWsClient<C> = C & { restart(): void };
@@ -64,6 +71,32 @@ interface SocketLike {
 const closeCode = (event: unknown): number | null =>
   event !== null && typeof event === "object" && "code" in event && "reason" in event ? Number((event as { code: unknown }).code) : null;
 
+interface ClosableSocket extends SocketLike {
+  get onclose(): ((event: unknown) => void) | null;
+  set onclose(listener: ((event: unknown) => void) | null);
+}
+type WebSocketClass = new (url: string, protocols?: string | string[]) => ClosableSocket;
+
+/**
+ * graphql-ws ends every subscription on a 4401 close (its protocol's "subscribe before ack"), so a
+ * server that answers a bad token with 4401 would leave nothing to retry with the refreshed token.
+ * This socket class reports such a close to graphql-ws as 4403 (retryable) while `retry()` says so.
+ */
+function retryingUnauthorized(Base: WebSocketClass | undefined, retry: () => boolean): WebSocketClass | undefined {
+  if (typeof Base !== "function") return undefined;
+  return class extends Base {
+    get onclose() {
+      return super.onclose;
+    }
+    set onclose(listener) {
+      super.onclose = listener && ((event: unknown) => {
+        const { reason, wasClean } = event as { reason: string; wasClean: boolean };
+        listener.call(this, closeCode(event) === 4401 && retry() ? { code: 4403, reason, wasClean } : event);
+      });
+    }
+  };
+}
+
 /** Hasura's connection_init shape. */
 function bearerHeaders(token: string, params: Record<string, unknown>): Record<string, unknown> {
   const headers = (params.headers ?? {}) as Record<string, unknown>;
@@ -75,13 +108,13 @@ function defaultRetryWait(retries: number): Promise<void> {
   return new Promise((done) => setTimeout(done, 2 ** retries * 1000 + 300 + Math.floor(Math.random() * 2700)));
 }
 
-export function wrapGraphqlWs<O extends GraphqlWsClientOptionsLike, C extends GraphqlWsClientLike>(
+export function wrapGraphqlWs<F extends CreateGraphqlWsClient>(
   port: SessionPort,
   expectAuth: boolean,
-  createClient: (options: O) => C,
-  options: O & GraphqlWsAuthOptions,
-): GraphqlWsClient<C> {
-  const { tokenParams = bearerHeaders, signedOut = "reconnect", ...clientOptions } = options;
+  createClient: F,
+  options: GraphqlWsWrapOptions<F>,
+): GraphqlWsClient<ReturnType<F>> {
+  const { tokenParams = bearerHeaders, signedOut = "reconnect", ...clientOptions } = options as GraphqlWsClientOptionsLike & GraphqlWsAuthOptions;
   const userUrl = clientOptions.url;
   const userParams = clientOptions.connectionParams;
   port.attachClient();
@@ -96,7 +129,7 @@ export function wrapGraphqlWs<O extends GraphqlWsClientOptionsLike, C extends Gr
   let need: TokenNeed = TokenNeed.Current;
   let rejectedGeneration = 0;
   /** The session settled signed out: connect without asking for a token until a new one arrives. */
-  let settled = false;
+  let settled = port.status() === "unauthenticated";
   let socket: SocketLike | null = null;
   let acknowledged = false;
   /** The socket closed for an auth reason or by our restart: reconnect without graphql-ws' backoff. */
@@ -128,10 +161,14 @@ export function wrapGraphqlWs<O extends GraphqlWsClientOptionsLike, C extends Gr
     // one was sent already, the connected handler restarts once the server answered.
   };
 
-  const client = createClient({
-    ...(clientOptions as unknown as O),
+  const client: GraphqlWsClientLike = createClient({
+    ...clientOptions,
     // The gate opens on the first connection_ack, so with expectAuth there must be a connection.
     ...(expectAuth ? { lazy: false } : {}),
+    webSocketImpl: retryingUnauthorized(
+      (clientOptions.webSocketImpl ?? (globalThis as { WebSocket?: unknown }).WebSocket) as WebSocketClass | undefined,
+      () => socketGeneration > 0,
+    ),
     // The token is fetched before the socket opens (a slow provider never idles an open socket
     // into the server's init timeout); graphql-ws awaits `url` on every connect.
     url: async () => {
@@ -243,7 +280,7 @@ export function wrapGraphqlWs<O extends GraphqlWsClientOptionsLike, C extends Gr
       const value: unknown = Reflect.get(target, property);
       return typeof value === "function" ? value.bind(target) : value;
     },
-  }) as GraphqlWsClient<C>;
+  }) as GraphqlWsClient<ReturnType<F>>;
 }
 
 /** graphql-ws' `iterate`, over the gated `subscribe` (graphql-ws' own calls its internal one). */

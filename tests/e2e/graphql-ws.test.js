@@ -135,6 +135,25 @@ describe("graphql-ws client + authlane against a Hasura-like graphql-ws server",
     }
   });
 
+  test("a 4401 (fatal to graphql-ws) is retried like a 4403: one forced fetch, then the held subscription runs", async () => {
+    const app = await openApp({ lifetime: 60, faults: { rejectNextConnects: 1, rejectCode: 4401 } });
+    try {
+      const first = await app.tick({ role: "user" });
+      assert.equal(first.userId, "user_e2e");
+      const log = await app.log();
+      const stats = app.server.stats();
+      assert.deepEqual(transcript(stats), [
+        `${log.fetches[0].token}: connection_init [closed 4401]`,
+        `${log.fetches[1].token}: connection_init, → connection_ack, subscribe ticks`,
+      ]);
+      assert.deepEqual(log.fetches.map((f) => f.force), [false, true]);
+      assert.deepEqual(log.closes, [4403], "graphql-ws was told 4403, so it retried");
+      assert.deepEqual(log.errors, []);
+    } finally {
+      await app.close();
+    }
+  });
+
   test("a second 4403 settles unauthenticated with token_rejected and reconnects without a token", async () => {
     const app = await openApp({ lifetime: 60, faults: { rejectNextConnects: 2 } });
     try {

@@ -6,7 +6,8 @@
 //   GET  /jwks               the issuer's JWKS (RS256; the verifier fetches it, Hasura's `jwk_url`)
 //   POST /token              a fresh JWT {sub, lifetime?} with Hasura's claims namespace
 //   GET  /debug/stats        counters and the per-connection message log
-//   POST /debug/faults       {rejectNextConnects: n}: refuse the next n token-carrying inits with 4403
+//   POST /debug/faults       {rejectNextConnects: n, rejectCode?}: refuse the next n token-carrying
+//                            inits (closing with rejectCode, 4403 by default)
 //   POST /debug/revoke-key   sign with a new key from now on; the JWKS drops the old one
 //   POST /debug/drop         close every socket with 1012 (service restart)
 //   WS   /v1/graphql         graphql-transport-ws; anything else under / is a static file from `dir`
@@ -77,7 +78,7 @@ export async function startHasuraLike({ dir, lifetime = 60, jwt = {}, unauthoriz
     subscribes: 0,
     connections: [],
   };
-  const faults = { rejectNextConnects: 0 };
+  const faults = { rejectNextConnects: 0, rejectCode: 4403 };
   let signing = await newKey();
   let origin = "";
 
@@ -114,7 +115,7 @@ export async function startHasuraLike({ dir, lifetime = 60, jwt = {}, unauthoriz
     const token = String(header).replace(/^Bearer\s+/i, "");
     if (faults.rejectNextConnects > 0) {
       faults.rejectNextConnects--;
-      throw new Error("Injected");
+      throw Object.assign(new Error("Injected"), { closeCode: faults.rejectCode });
     }
     let payload;
     try {
@@ -199,7 +200,7 @@ export async function startHasuraLike({ dir, lifetime = 60, jwt = {}, unauthoriz
         } catch (error) {
           stats.rejections++;
           stats.rejectionsByReason[error.message] = (stats.rejectionsByReason[error.message] ?? 0) + 1;
-          socket.close(4403, `Forbidden: ${error.message}`);
+          socket.close(error.closeCode ?? 4403, `${error.closeCode === 4401 ? "Unauthorized" : "Forbidden"}: ${error.message}`);
           return false;
         }
         socket.session = session;
