@@ -152,13 +152,22 @@ export function wrapGraphqlWs<F extends CreateGraphqlWsClient>(
   /** The socket carries a token it should not: older than the session's, or any once signed out. */
   const stale = () => (settled ? socketGeneration > 0 : latestGeneration > socketGeneration);
 
+  /**
+   * graphql-ws re-sends every operation still under way on the new socket, so a restart waits
+   * for mutations in flight (a re-sent mutation would run twice); subscriptions and queries resume.
+   */
+  let mutationsInFlight = 0;
+  let restartWaiting = false;
+  const closeForRestart = () => {
+    restartWaiting = mutationsInFlight > 0;
+    if (restartWaiting || socket?.readyState !== OPEN) return;
+    reconnectNow = true;
+    socket.close(RESTART_CODE, "Client Restart");
+  };
   const restart = () => {
-    if (socket?.readyState === OPEN && acknowledged) {
-      reconnectNow = true;
-      socket.close(RESTART_CODE, "Client Restart");
-    }
-    // Otherwise a connect is under way: its connectionParams ask for the token, and if an older
-    // one was sent already, the connected handler restarts once the server answered.
+    // Before the ack a connect is under way: its connectionParams ask for the token, and if an
+    // older one was sent already, the connected handler restarts once the server answered.
+    if (acknowledged) closeForRestart();
   };
 
   const client: GraphqlWsClientLike = createClient({
@@ -210,6 +219,7 @@ export function wrapGraphqlWs<F extends CreateGraphqlWsClient>(
       acknowledged = true;
       need = TokenNeed.Current;
       rejectedGeneration = 0;
+      restartWaiting = false;
       port.serverVerdict(socketGeneration, true);
       if (stale()) restart();
     }),
@@ -239,7 +249,34 @@ export function wrapGraphqlWs<F extends CreateGraphqlWsClient>(
     }),
   ];
 
-  const subscribe = (payload: unknown, sink: GraphqlWsSink): (() => void) => {
+  const subscribe = (payload: unknown, original: GraphqlWsSink): (() => void) => {
+    let sink = original;
+    if (isMutation(payload)) {
+      mutationsInFlight++;
+      let counted = true;
+      const settle = () => {
+        if (!counted) return;
+        counted = false;
+        if (--mutationsInFlight === 0 && restartWaiting) closeForRestart();
+      };
+      sink = {
+        next: (value) => original.next(value),
+        error(error) {
+          settle();
+          original.error(error);
+        },
+        complete() {
+          settle();
+          original.complete();
+        },
+      };
+      const unsubscribe = subscribeGated(payload, sink);
+      return () => (settle(), unsubscribe());
+    }
+    return subscribeGated(payload, sink);
+  };
+
+  const subscribeGated = (payload: unknown, sink: GraphqlWsSink): (() => void) => {
     let dispose: (() => void) | undefined;
     let cancelled = false;
     const { held, id } = port.submitOperation({
@@ -262,12 +299,7 @@ export function wrapGraphqlWs<F extends CreateGraphqlWsClient>(
   const overrides: Record<PropertyKey, unknown> = {
     subscribe,
     iterate: (payload: unknown) => iterate(subscribe, payload),
-    restart: () => {
-      if (socket?.readyState === OPEN) {
-        reconnectNow = true;
-        socket.close(RESTART_CODE, "Client Restart");
-      }
-    },
+    restart: closeForRestart,
     dispose: () => {
       if (!disposed) for (const unlisten of listeners) unlisten();
       disposed = true;
@@ -281,6 +313,12 @@ export function wrapGraphqlWs<F extends CreateGraphqlWsClient>(
       return typeof value === "function" ? value.bind(target) : value;
     },
   }) as GraphqlWsClient<ReturnType<F>>;
+}
+
+/** A document whose first operation is a mutation (comments aside). */
+function isMutation(payload: unknown): boolean {
+  const query = (payload as { query?: unknown } | null)?.query;
+  return typeof query === "string" && /^(?:\s|#[^\n]*\n)*mutation\b/.test(query);
 }
 
 /** graphql-ws' `iterate`, over the gated `subscribe` (graphql-ws' own calls its internal one). */

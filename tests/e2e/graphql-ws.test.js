@@ -216,6 +216,28 @@ describe("graphql-ws client + authlane against a Hasura-like graphql-ws server",
     }
   });
 
+  test("a refresh while a mutation is in flight restarts the socket after it completes (graphql-ws would re-send it)", async () => {
+    const app = await openApp({ lifetime: 60 });
+    try {
+      await app.tick({ role: "user" });
+      const result = app.page.evaluate(() => window.bump(800));
+      await app.page.evaluate(() => window.auth.getToken({ forceRefresh: true }));
+      assert.equal(await result, 1);
+      await app.page.waitForFunction(() => window.log.closes.length === 1);
+      const ticks = (await app.log()).ticks.length;
+      await app.tick({ role: "user" }, ticks);
+      const log = await app.log();
+      const stats = app.server.stats();
+      assert.equal(stats.mutations, 1, "executed once");
+      assert.deepEqual(log.closes, [4205]);
+      assert.deepEqual(stats.connections.map((c) => c.token), [log.fetches[0].token, log.fetches[1].token], transcript(stats).join("\n"));
+      const first = stats.connections[0].log;
+      assert.ok(first.indexOf("→ complete") > first.indexOf("subscribe bump"), first.join(", "));
+    } finally {
+      await app.close();
+    }
+  });
+
   test("a key revoked at the issuer: the reconnect's 4403 costs one forced refresh and recovers", async () => {
     const app = await openApp({ lifetime: 60 });
     try {

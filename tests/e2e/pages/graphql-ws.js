@@ -47,4 +47,15 @@ window.me = async () => {
   return null;
 };
 
+/** `mutation { bump }` (slow on the server) through the gated `subscribe`. */
+window.bump = (delayMs) =>
+  new Promise((resolve, reject) => {
+    let result;
+    window.client.subscribe({ query: `mutation { bump(delayMs: ${delayMs}) }` }, {
+      next: ({ data }) => (result = data.bump),
+      error: reject,
+      complete: () => resolve(result),
+    });
+  });
+
 window.lastTick = () => log.ticks.at(-1) ?? null;

@@ -43,6 +43,20 @@ const schema = new GraphQLSchema({
     name: "Query",
     fields: { me: { type: new GraphQLNonNull(Identity), resolve: (_, __, { session }) => ({ id: session.userId, role: session.role }) } },
   }),
+  mutation: new GraphQLObjectType({
+    name: "Mutation",
+    fields: {
+      // Counts executions after a delay: a mutation re-sent by a reconnect would count twice.
+      bump: {
+        type: new GraphQLNonNull(GraphQLInt),
+        args: { delayMs: { type: GraphQLInt } },
+        resolve: async (_, { delayMs }, { stats }) => {
+          await sleep(delayMs ?? 0);
+          return ++stats.mutations;
+        },
+      },
+    },
+  }),
   subscription: new GraphQLObjectType({
     name: "Subscription",
     fields: {
@@ -76,6 +90,7 @@ export async function startHasuraLike({ dir, lifetime = 60, jwt = {}, unauthoriz
     rejectionsByReason: {},
     expiryCloses: 0,
     subscribes: 0,
+    mutations: 0,
     connections: [],
   };
   const faults = { rejectNextConnects: 0, rejectCode: 4403 };
@@ -187,7 +202,7 @@ export async function startHasuraLike({ dir, lifetime = 60, jwt = {}, unauthoriz
   useServer(
     {
       schema,
-      context: (ctx) => ({ session: ctx.extra.socket.session }),
+      context: (ctx) => ({ session: ctx.extra.socket.session, stats }),
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         const record = socket.record;
