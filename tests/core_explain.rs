@@ -12,8 +12,9 @@ use common::{b64, T0};
 
 const NOW_S: u64 = T0 / 1000;
 
+/// What Convex verifies OIDC ID tokens with.
 fn algorithms() -> Vec<String> {
-    ["RS256", "ES256"].map(String::from).to_vec()
+    ["RS256", "EdDSA"].map(String::from).to_vec()
 }
 
 fn oidc(domain: &str, application_id: &str) -> ProviderSpec {
@@ -92,7 +93,7 @@ fn issuer_reasons_distinguish_missing_different_trailing_slash_and_workos() {
 }
 
 #[test]
-fn audience_reasons_distinguish_missing_other_and_array() {
+fn audience_reasons_distinguish_missing_other_and_extra_audiences() {
     let with_aud = |aud: &str| token(HEADER, &claims("https://idp", aud));
     assert_eq!(
         first_reason(&token(HEADER, r#"{"iss":"https://idp","sub":"u","exp":9999999999}"#), oidc("https://idp", "convex")),
@@ -102,11 +103,15 @@ fn audience_reasons_distinguish_missing_other_and_array() {
     assert_eq!(first_reason(&with_aud(r#""api""#), oidc("https://idp", "convex")), Some(Mismatch::AudienceMismatch));
     assert_eq!(
         first_reason(&with_aud(r#"["https://api.example","https://idp/userinfo"]"#), oidc("https://idp", "convex")),
-        Some(Mismatch::AudienceArrayMismatch)
+        Some(Mismatch::AudienceMismatch)
     );
-    let explanation = explain(&with_aud(r#"["convex","other"]"#), &[oidc("https://idp", "convex")], &algorithms(), T0);
-    assert_eq!(explanation.matched, Some(0));
-    assert_eq!(explanation.warnings[0].0, Warning::AudienceArray);
+    // An access token's audience list holding the applicationID: OIDC refuses the extra audience…
+    let explanation = explain(&with_aud(r#"["convex","https://idp/userinfo"]"#), &[oidc("https://idp", "convex")], &algorithms(), T0);
+    assert_eq!(explanation.providers[0].mismatch, Some(Mismatch::AudienceArray));
+    assert!(explanation.providers[0].detail.contains("1 other audience"), "{}", explanation.providers[0].detail);
+    // …a one-item array is fine, and customJwt only needs the applicationID among them.
+    assert_eq!(first_reason(&with_aud(r#"["convex"]"#), oidc("https://idp", "convex")), None);
+    assert_eq!(first_reason(&with_aud(r#"["app","x"]"#), custom("https://idp", "RS256", Some("app"))), None);
     // customJwt without applicationID does not look at aud at all.
     assert_eq!(first_reason(&with_aud(r#""anything""#), custom("https://idp", "RS256", None)), None);
     assert_eq!(first_reason(&with_aud(r#""anything""#), custom("https://idp", "RS256", Some("app"))), Some(Mismatch::AudienceMismatch));
@@ -117,18 +122,25 @@ fn algorithm_and_kid_reasons() {
     let body = claims("https://idp", r#""convex""#);
     let provider = || oidc("https://idp", "convex");
     assert_eq!(first_reason(&token(r#"{"alg":"HS256","kid":"k"}"#, &body), provider()), Some(Mismatch::AlgorithmUnsupported));
+    assert_eq!(first_reason(&token(r#"{"alg":"ES256","kid":"k"}"#, &body), provider()), Some(Mismatch::AlgorithmUnsupported));
     assert_eq!(first_reason(&token(r#"{"alg":"none","kid":"k"}"#, &body), provider()), Some(Mismatch::AlgorithmUnsupported));
     assert_eq!(first_reason(&token(r#"{"kid":"k"}"#, &body), provider()), Some(Mismatch::AlgorithmUnsupported));
     assert_eq!(
         first_reason(&token(r#"{"alg":"ES256","kid":"k"}"#, &body), custom("https://idp", "RS256", None)),
         Some(Mismatch::AlgorithmMismatch)
     );
-    assert_eq!(first_reason(&token(r#"{"alg":"RS256"}"#, &body), provider()), Some(Mismatch::KidMissing));
-    assert_eq!(first_reason(&token(r#"{"alg":"RS256","kid":""}"#, &body), provider()), Some(Mismatch::KidMissing));
-    // The supported list is the caller's: EdDSA passes once listed.
-    let eddsa = token(r#"{"alg":"EdDSA","kid":"k"}"#, &body);
-    let with_eddsa = ["RS256", "EdDSA"].map(String::from).to_vec();
-    assert_eq!(explain(&eddsa, &[provider()], &with_eddsa, T0).matched, Some(0));
+    // customJwt names its algorithm; the OIDC list does not apply to it.
+    assert_eq!(first_reason(&token(r#"{"alg":"ES256","kid":"k"}"#, &body), custom("https://idp", "ES256", None)), None);
+    // customJwt needs a kid; OIDC falls back to the JWKS's only key, with a warning.
+    let custom_jwt = || custom("https://idp", "RS256", None);
+    assert_eq!(first_reason(&token(r#"{"alg":"RS256"}"#, &body), custom_jwt()), Some(Mismatch::KidMissing));
+    assert_eq!(first_reason(&token(r#"{"alg":"RS256","kid":""}"#, &body), custom_jwt()), Some(Mismatch::KidMissing));
+    let no_kid = explain(&token(r#"{"alg":"RS256"}"#, &body), &[provider()], &algorithms(), T0);
+    assert_eq!(no_kid.matched, Some(0));
+    assert_eq!(no_kid.warnings[0].0, Warning::KidMissing);
+    // The supported list is the caller's.
+    let es256 = token(r#"{"alg":"ES256","kid":"k"}"#, &body);
+    assert_eq!(explain(&es256, &[provider()], &["ES256".to_string()], T0).matched, Some(0));
 }
 
 #[test]
@@ -295,9 +307,16 @@ fn explain_never_panics_and_matched_is_the_first_clean_provider() {
         if let Some(index) = explanation.matched {
             // A match means every claim the server needs is there and the token is live.
             let decoded = explanation.decoded.as_ref().unwrap();
-            assert!(decoded.claims.sub.is_some() && decoded.header.kid.is_some(), "seed {seed}");
+            assert!(decoded.claims.sub.is_some() && decoded.header.alg.is_some(), "seed {seed}");
             assert!(decoded.claims.exp.is_some_and(|exp| exp > now / 1000), "seed {seed}");
-            assert!(algorithms().iter().any(|alg| decoded.header.alg.as_deref() == Some(alg)), "seed {seed} {index}");
+            let provider = &providers[index];
+            match provider.kind {
+                ProviderKind::Oidc => assert!(algorithms().iter().any(|alg| decoded.header.alg.as_deref() == Some(alg)), "seed {seed}"),
+                ProviderKind::CustomJwt => {
+                    assert!(decoded.header.kid.is_some(), "seed {seed}");
+                    assert_eq!(decoded.header.alg, provider.algorithm, "seed {seed}");
+                }
+            }
         }
     }
 }

@@ -76,9 +76,10 @@ pub struct Identity {
     pub token: String,
 }
 
-/// Keys by `kid` (keys published without one can never be picked, so they are not kept).
 struct CachedKeys {
     keys: HashMap<String, (DecodingKey, Algorithm)>,
+    /// Keys published without a `kid` (an OIDC token without one may use the JWKS's only key).
+    anonymous: Vec<(DecodingKey, Algorithm)>,
 }
 
 struct ProviderState {
@@ -114,10 +115,17 @@ fn issuer_matches(provider: &Provider, iss: &str) -> bool {
     }
 }
 
-fn audience_matches(aud: Option<&Value>, wanted: &str) -> bool {
+/// `aud` (a string or an array) holds `wanted`. OIDC ID-token verification also refuses other
+/// audiences beside it (untrusted audiences, as openidconnect's verifier does for Convex).
+fn audience_matches(provider: &Provider, aud: Option<&Value>, wanted: &str) -> bool {
     match aud {
         Some(Value::String(aud)) => aud == wanted,
-        Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(wanted)),
+        Some(Value::Array(auds)) => match provider {
+            Provider::Oidc { .. } => {
+                !auds.is_empty() && auds.iter().all(|aud| aud.as_str() == Some(wanted))
+            }
+            Provider::Custom { .. } => auds.iter().any(|aud| aud.as_str() == Some(wanted)),
+        },
         _ => false,
     }
 }
@@ -191,6 +199,7 @@ impl Verifier {
             .ok_or_else(|| format!("{jwks_url} has no \"keys\" array"))?;
         let mut cached = CachedKeys {
             keys: HashMap::new(),
+            anonymous: Vec::new(),
         };
         for entry in entries {
             // Skip what cannot verify signatures (encryption keys, unknown key types).
@@ -208,8 +217,11 @@ impl Verifier {
             else {
                 continue;
             };
-            if let Some(kid) = &jwk.common.key_id {
-                cached.keys.insert(kid.clone(), (key, algorithm));
+            match &jwk.common.key_id {
+                Some(kid) => {
+                    cached.keys.insert(kid.clone(), (key, algorithm));
+                }
+                None => cached.anonymous.push((key, algorithm)),
             }
         }
         Ok(cached)
@@ -219,10 +231,19 @@ impl Verifier {
     async fn key_for(
         &self,
         state: &ProviderState,
-        kid: &str,
+        kid: Option<&str>,
     ) -> Result<(DecodingKey, Algorithm), Rejection> {
         let mut cache = state.cache.lock().await;
-        let lookup = |cached: &CachedKeys| cached.keys.get(kid).cloned();
+        let lookup = |cached: &CachedKeys| match kid {
+            Some(kid) => cached.keys.get(kid).cloned(),
+            // No kid: only a JWKS with a single key says which key that is.
+            None if cached.anonymous.len() + cached.keys.len() == 1 => cached
+                .anonymous
+                .first()
+                .or_else(|| cached.keys.values().next())
+                .cloned(),
+            None => None,
+        };
         if let Some(found) = cache.as_ref().and_then(lookup) {
             return Ok(found);
         }
@@ -240,11 +261,16 @@ impl Verifier {
         found.ok_or_else(|| {
             Rejection::new(
                 Reason::UnknownKid,
-                format!(
-                    "no key with kid {:?} in the JWKS of issuer {}",
-                    kid,
-                    state.provider.issuer()
-                ),
+                match kid {
+                    Some(kid) => format!(
+                        "no key with kid {kid:?} in the JWKS of issuer {}",
+                        state.provider.issuer()
+                    ),
+                    None => format!(
+                        "the token names no kid and the JWKS of issuer {} holds more than one key",
+                        state.provider.issuer()
+                    ),
+                },
             )
         })
     }
@@ -283,7 +309,7 @@ impl Verifier {
                 state
                     .provider
                     .application_id()
-                    .is_none_or(|id| audience_matches(aud, id))
+                    .is_none_or(|id| audience_matches(&state.provider, aud, id))
             })
             .ok_or_else(|| {
                 let wanted: Vec<&str> = by_issuer
@@ -293,7 +319,7 @@ impl Verifier {
                 Rejection::new(
                     Reason::AudienceMismatch,
                     format!(
-                        "aud {} does not contain applicationID {wanted:?} of issuer {issuer:?}",
+                        "aud {} is not applicationID {wanted:?} of issuer {issuer:?} (OIDC: nor may it hold other audiences)",
                         aud.unwrap_or(&Value::Null)
                     ),
                 )
@@ -309,24 +335,22 @@ impl Verifier {
                     ),
                 ));
             }
-        } else if !matches!(
-            header.alg,
-            Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA
-        ) {
+        } else if !matches!(header.alg, Algorithm::RS256 | Algorithm::EdDSA) {
+            // Convex verifies OIDC ID tokens signed with RS256 or EdDSA.
             return Err(Rejection::new(
                 Reason::InvalidAlgorithm,
-                format!("alg {:?} is not RS256, ES256 or EdDSA", header.alg),
+                format!("alg {:?} is not RS256 or EdDSA", header.alg),
             ));
         }
 
-        // Like Convex: the key is picked by `kid`; a token that names none is refused even when
-        // the JWKS holds a single key.
-        let Some(kid) = header.kid.as_deref().filter(|kid| !kid.is_empty()) else {
+        // Like Convex: customJwt tokens must name their key; OIDC ones may rely on a JWKS's only key.
+        let kid = header.kid.as_deref().filter(|kid| !kid.is_empty());
+        if kid.is_none() && matches!(state.provider, Provider::Custom { .. }) {
             return Err(Rejection::new(
                 Reason::UnknownKid,
-                "the token's header names no kid",
+                "the token's header names no kid (customJwt providers require one)",
             ));
-        };
+        }
         let (key, key_algorithm) = self.key_for(state, kid).await?;
         if key_algorithm != header.alg {
             return Err(Rejection::new(

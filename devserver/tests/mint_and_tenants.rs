@@ -50,7 +50,7 @@ async fn mint_signs_claims_verbatim_and_lets_the_header_be_overridden() {
     let jwks: Value = serde_json::from_str(&server.get("/.well-known/jwks.json").await.1).unwrap();
     let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_string();
     let exp = now() + 300;
-    let claims = json!({"iss": server.iss(), "sub": "minted", "aud": ["convex", "other"], "exp": exp,
+    let claims = json!({"iss": server.iss(), "sub": "minted", "aud": ["convex"], "exp": exp,
                         "nested": {"org": "o_1"}});
 
     let token = mint(&server, json!({ "claims": claims })).await;

@@ -1,6 +1,7 @@
-//! `POST /debug/verify` runs the sync sessions' verifier on one token: customJwt issuers match
-//! exactly (OIDC domains ignore a trailing slash), and a token without `kid` is refused even when
-//! the JWKS holds a single key (as Convex does).
+//! `POST /debug/verify` runs the sync sessions' verifier on one token, with Convex's rules:
+//! customJwt issuers match exactly (OIDC domains ignore a trailing slash); customJwt tokens need a
+//! `kid` (OIDC ones may use a JWKS's only key); OIDC refuses extra audiences and algorithms other
+//! than RS256 and EdDSA.
 
 mod common;
 
@@ -35,8 +36,23 @@ async fn verify_reports_the_verifiers_verdict() {
     let embedded = verify(&server, json!({}), live(&format!("{}/", server.origin))).await;
     assert_eq!(embedded["accepted"], json!(true), "{embedded}");
 
+    // customJwt tokens must name their key; an OIDC one may use the JWKS's only key…
     let no_kid = verify(&server, json!({"kid": null}), live("https://jwt.example/")).await;
     assert_eq!(no_kid["reason"], json!("UnknownKid"), "{no_kid}");
+    let oidc_no_kid = verify(&server, json!({"kid": null}), live(&server.origin)).await;
+    assert_eq!(oidc_no_kid["accepted"], json!(true), "{oidc_no_kid}");
+    // …until a rotation publishes two.
+    server.post("/debug/rotate-keys", json!({"keepOld": true})).await;
+    let two_keys = verify(&server, json!({"kid": null}), live(&server.origin)).await;
+    assert_eq!(two_keys["reason"], json!("UnknownKid"), "{two_keys}");
+
+    // OIDC refuses audiences beside the applicationID, and algorithms other than RS256/EdDSA.
+    let mut extra = live(&server.origin);
+    extra["aud"] = json!(["convex", "https://api.example"]);
+    let extra = verify(&server, json!({}), extra).await;
+    assert_eq!(extra["reason"], json!("AudienceMismatch"), "{extra}");
+    let es256 = verify(&server, json!({"alg": "ES256"}), live(&server.origin)).await;
+    assert_eq!(es256["reason"], json!("InvalidAlgorithm"), "{es256}");
 
     let (_, garbage) = server.post("/debug/verify", Value::String("not-a-jwt".into())).await;
     assert_eq!(garbage["reason"], json!("MalformedToken"), "{garbage}");

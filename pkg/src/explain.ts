@@ -23,7 +23,7 @@ export type MismatchReason =
   | "issuer_workos_authkit_domain"
   | "audience_missing"
   | "audience_mismatch"
-  | "audience_array_mismatch"
+  | "audience_array"
   | "algorithm_unsupported"
   | "algorithm_mismatch"
   | "kid_missing"
@@ -60,7 +60,7 @@ export interface TokenExplanation {
   malformed: string | null;
   token: DecodedToken | null;
   providers: ProviderVerdict[];
-  /** Accepted, but worth knowing: `iat_missing`, `issued_in_future`, `issuer_trailing_slash`, `audience_array`, `no_providers`. */
+  /** Accepted, but worth knowing: `iat_missing`, `issued_in_future`, `issuer_trailing_slash`, `kid_missing` (OIDC), `no_providers`. */
   warnings: Array<{ code: string; detail: string }>;
   /** Whole seconds relative to `now`: `expiresIn` < 0 once expired, `issuedAgo` < 0 when `iat` is in the future. */
   timing: { now: number; expiresIn: number | null; issuedAgo: number | null; lifetime: number | null };
@@ -69,11 +69,11 @@ export interface TokenExplanation {
 export interface ExplainOptions {
   /** The clock to judge `exp`/`nbf` by, in ms. Default `Date.now()`. */
   now?: number;
-  /** The `alg` values the server supports. Default RS256 and ES256 (what Convex documents). */
+  /** The `alg` values the server accepts on OIDC entries (customJwt entries name theirs). Default RS256 and EdDSA, as Convex. */
   algorithms?: readonly string[];
 }
 
-export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze(["RS256", "ES256"]);
+export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze(["RS256", "EdDSA"]);
 
 function invalid(message: string): AuthlaneError {
   return new AuthlaneError(ErrorCodes.InvalidArgument, `explainToken: ${message}`);

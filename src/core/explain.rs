@@ -46,11 +46,14 @@ pub enum Mismatch {
     /// `iss` is WorkOS's API origin but the provider names another domain (the AuthKit one).
     IssuerWorkos,
     AudienceMissing,
+    /// `aud` (a string or an array) does not hold the `applicationID`.
     AudienceMismatch,
-    /// `aud` is an array without the `applicationID`.
-    AudienceArrayMismatch,
+    /// OIDC: `aud` holds the `applicationID` and other audiences, which OIDC ID-token verification
+    /// refuses as untrusted (an access token's audience list, e.g. Auth0's, instead of an ID token).
+    AudienceArray,
     AlgorithmUnsupported,
     AlgorithmMismatch,
+    /// customJwt: the header names no `kid` (OIDC entries fall back to a JWKS's only key).
     KidMissing,
     ExpMissing,
     Expired,
@@ -65,7 +68,7 @@ impl Mismatch {
         match self {
             Mismatch::IssuerMissing | Mismatch::IssuerMismatch => 0,
             Mismatch::IssuerTrailingSlash | Mismatch::IssuerWorkos => 1,
-            Mismatch::AudienceMissing | Mismatch::AudienceMismatch | Mismatch::AudienceArrayMismatch => 2,
+            Mismatch::AudienceMissing | Mismatch::AudienceMismatch | Mismatch::AudienceArray => 2,
             Mismatch::AlgorithmUnsupported | Mismatch::AlgorithmMismatch => 3,
             Mismatch::KidMissing => 4,
             Mismatch::ExpMissing | Mismatch::Expired | Mismatch::NotYetValid => 5,
@@ -81,7 +84,7 @@ impl Mismatch {
             Mismatch::IssuerWorkos => "issuer_workos_authkit_domain",
             Mismatch::AudienceMissing => "audience_missing",
             Mismatch::AudienceMismatch => "audience_mismatch",
-            Mismatch::AudienceArrayMismatch => "audience_array_mismatch",
+            Mismatch::AudienceArray => "audience_array",
             Mismatch::AlgorithmUnsupported => "algorithm_unsupported",
             Mismatch::AlgorithmMismatch => "algorithm_mismatch",
             Mismatch::KidMissing => "kid_missing",
@@ -102,8 +105,9 @@ pub enum Warning {
     IssuedInFuture,
     /// An OIDC `domain` matched `iss` only once a trailing slash was ignored.
     IssuerTrailingSlash,
-    /// `aud` is an array that holds the `applicationID` among others.
-    AudienceArray,
+    /// OIDC: no `kid`; the server uses the JWKS's only key, so the token fails while two are
+    /// published (during a key rotation).
+    KidMissing,
     NoProviders,
 }
 
@@ -113,7 +117,7 @@ impl Warning {
             Warning::IatMissing => "iat_missing",
             Warning::IssuedInFuture => "issued_in_future",
             Warning::IssuerTrailingSlash => "issuer_trailing_slash",
-            Warning::AudienceArray => "audience_array",
+            Warning::KidMissing => "kid_missing",
             Warning::NoProviders => "no_providers",
         }
     }
@@ -157,7 +161,7 @@ pub struct Explanation {
 }
 
 /// Holds `token` against `providers` at `now`. `algorithms` lists the `alg` values the server
-/// supports. Never panics, whatever the input.
+/// supports for OIDC entries (customJwt entries name theirs). Never panics, whatever the input.
 pub fn explain(token: &str, providers: &[ProviderSpec], algorithms: &[String], now: Millis) -> Explanation {
     let now_seconds = now / 1000;
     let decoded = match decode(token) {
@@ -222,13 +226,20 @@ fn check(
     warnings: &mut Vec<(Warning, String)>,
 ) -> Result<(), Refusal> {
     check_issuer(decoded.claims.iss.as_deref(), provider, warnings)?;
-    check_audience(&decoded.claims.aud, provider, warnings)?;
+    check_audience(&decoded.claims.aud, provider)?;
     check_algorithm(decoded.header.alg.as_deref(), provider, algorithms)?;
     if decoded.header.kid.as_deref().is_none_or(str::is_empty) {
-        return Err((
-            Mismatch::KidMissing,
-            String::from("the header has no kid, so the server cannot pick a key from the JWKS"),
-        ));
+        if provider.kind == ProviderKind::CustomJwt {
+            return Err((
+                Mismatch::KidMissing,
+                String::from("the header has no kid, which customJwt providers require to pick a key from the JWKS"),
+            ));
+        }
+        push_once(
+            warnings,
+            Warning::KidMissing,
+            String::from("no kid: the server can only use the JWKS's single key, so the token fails while two are published (key rotation)"),
+        );
     }
     check_times(decoded, timing)?;
     if decoded.claims.sub.as_deref().is_none_or(str::is_empty) {
@@ -284,7 +295,7 @@ fn is_workos_api(url: &str) -> bool {
     url.starts_with(WORKOS_API.as_bytes()) && url.get(WORKOS_API.len()).is_none_or(|&next| next == b'/')
 }
 
-fn check_audience(aud: &[String], provider: &ProviderSpec, warnings: &mut Vec<(Warning, String)>) -> Result<(), Refusal> {
+fn check_audience(aud: &[String], provider: &ProviderSpec) -> Result<(), Refusal> {
     let Some(wanted) = provider.application_id.as_deref() else {
         return Ok(());
     };
@@ -292,18 +303,23 @@ fn check_audience(aud: &[String], provider: &ProviderSpec, warnings: &mut Vec<(W
         return Err((Mismatch::AudienceMissing, sentence(&[Text("no aud claim; applicationID is "), Quoted(wanted)])));
     }
     if aud.iter().any(|item| item == wanted) {
-        if aud.len() > 1 {
-            push_once(
-                warnings,
-                Warning::AudienceArray,
-                sentence(&[Text("aud is an array of "), Int(count(aud)), Text(" audiences; "), Quoted(wanted), Text(" is among them")]),
-            );
+        if provider.kind == ProviderKind::Oidc && aud.iter().any(|item| item != wanted) {
+            return Err((
+                Mismatch::AudienceArray,
+                sentence(&[
+                    Text("aud holds applicationID "),
+                    Quoted(wanted),
+                    Text(" and "),
+                    Int(count(aud) - 1),
+                    Text(" other audience(s), which OIDC verification refuses: send the ID token, not an access token"),
+                ]),
+            ));
         }
         return Ok(());
     }
     if aud.len() > 1 {
         return Err((
-            Mismatch::AudienceArrayMismatch,
+            Mismatch::AudienceMismatch,
             sentence(&[Text("aud is an array of "), Int(count(aud)), Text(" audiences and none is applicationID "), Quoted(wanted)]),
         ));
     }
@@ -314,12 +330,13 @@ fn check_algorithm(alg: Option<&str>, provider: &ProviderSpec, algorithms: &[Str
     let Some(alg) = alg else {
         return Err((Mismatch::AlgorithmUnsupported, String::from("the header has no alg")));
     };
-    if let Some(wanted) = provider.algorithm.as_deref() {
+    // customJwt: exactly the configured algorithm. OIDC: any the server supports.
+    if provider.kind == ProviderKind::CustomJwt {
+        let wanted = provider.algorithm.as_deref().unwrap_or("");
         if alg != wanted {
             return Err((Mismatch::AlgorithmMismatch, sentence(&[Text("alg "), Quoted(alg), Text(" but the provider's algorithm is "), Quoted(wanted)])));
         }
-    }
-    if !algorithms.iter().any(|supported| supported == alg) {
+    } else if !algorithms.iter().any(|supported| supported == alg) {
         return Err((Mismatch::AlgorithmUnsupported, {
             let mut detail = sentence(&[Text("alg "), Quoted(alg), Text(" is not one of")]);
             for supported in algorithms {

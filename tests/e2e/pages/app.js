@@ -67,7 +67,7 @@ window.startApp = async ({ mode, leewaySeconds, subject = "user_e2e", badFirst =
       fetchAccessToken, expectAuth: true, refreshLeewaySeconds: leewaySeconds, crossTab: false,
       // The devserver's embedded issuer, as its auth config would list it: refused tokens are explained.
       verbose: (line) => log.verbose.push(line),
-      diagnostics: { providers: [{ domain: location.origin, applicationID: "convex" }], algorithms: ["EdDSA"] },
+      diagnostics: { providers: [{ domain: location.origin, applicationID: "convex" }] },
     });
     auth.subscribe(() => log.authChanges.push(auth.getState().status));
     window.auth = auth;

@@ -219,9 +219,8 @@ export function kindeStandIn({ origin, domain, clientId, audience, userId, lifet
  * sub = "<userId>|<sessionId>", iat, iss = CONVEX_SITE_URL, aud "convex", exp; 1 h by default.
  */
 // Convex Auth's header is `{ alg: "RS256" }` only, and its JWKS key has no kid either; Convex
-// takes such tokens for OIDC entries (openidconnect's verifier uses the one key that fits). The
-// devserver requires a kid for every provider, so this stand-in keeps the kid and drops only typ.
-const CONVEX_AUTH_HEADER = { typ: null };
+// (and the devserver) take such tokens for OIDC entries by using the JWKS's only key.
+const CONVEX_AUTH_HEADER = { typ: null, kid: null };
 export function convexAuthStandIn({ origin, siteUrl, userId, namespace, lifetime = 3600 }) {
   const stats = counters();
   const sessionId = `k${crypto.randomUUID().replaceAll("-", "").slice(0, 31)}`;
