@@ -32,12 +32,11 @@ mod wasm_runtime {
 mod surface {
     use alloc::rc::Rc;
     use alloc::string::String;
-    use alloc::vec::Vec;
 
     use js_sys::{Function, Object, Reflect};
     use wasm_bindgen::prelude::*;
 
-    use crate::core::{self, explain, Config, OpDecision, TokenNeed, Verdict};
+    use crate::core::{self, Config, OpDecision, TokenNeed, Verdict};
     use crate::web::{clock, driver::Driver};
 
     /// One auth session; the TypeScript `createAuth` owns it.
@@ -111,7 +110,8 @@ mod surface {
             self.driver.session().claims().map_or(JsValue::NULL, claims_object)
         }
 
-        /// The current token, or `null` (pkg decodes namespaced claims from it, e.g. Hasura's).
+        /// The current token, or `null` (pkg decodes namespaced claims from it, e.g. Hasura's, and
+        /// diagnostics explain a refused one).
         pub fn token(&self) -> Option<String> {
             self.driver.session().token().map(String::from)
         }
@@ -154,17 +154,6 @@ mod surface {
             self.driver.with_session(|session, now| session.sign_out(now));
         }
 
-        /// `explainToken` for the current token if it is still `generation` (else `null`): what
-        /// verbose mode prints when the server refuses it. The token itself never reaches JS here.
-        #[wasm_bindgen(js_name = explainGeneration)]
-        pub fn explain_generation(&self, generation: f64, providers: Vec<String>, algorithms: Vec<String>) -> JsValue {
-            let session = self.driver.session();
-            match session.token_of_generation(generation as core::Generation) {
-                Some(token) => explanation_object(explain_with(token, &providers, &algorithms, clock::now())),
-                None => JsValue::NULL,
-            }
-        }
-
         pub fn wake(&self) {
             self.driver.with_session(|session, now| session.handle_wake(now));
         }
@@ -193,79 +182,6 @@ mod surface {
                 Err(out.into())
             }
         }
-    }
-
-    /// Holds a token against a providers config without verifying it (see `core::explain`).
-    /// `providers` is flat, four strings per provider: kind (`oidc`/`customJwt`), issuer,
-    /// applicationID and algorithm (`""` for none); `pkg/src/explain.ts` validates and flattens.
-    #[wasm_bindgen(js_name = explainToken)]
-    pub fn explain_token(token: &str, providers: Vec<String>, algorithms: Vec<String>, now_ms: f64) -> JsValue {
-        explanation_object(explain_with(token, &providers, &algorithms, millis(now_ms, clock::now())))
-    }
-
-    fn explain_with(token: &str, flat: &[String], algorithms: &[String], now: core::Millis) -> explain::Explanation {
-        let optional = |text: &String| (!text.is_empty()).then(|| text.clone());
-        let providers: Vec<explain::ProviderSpec> = flat
-            .chunks_exact(4)
-            .map(|spec| explain::ProviderSpec {
-                kind: if spec[0] == "customJwt" { explain::ProviderKind::CustomJwt } else { explain::ProviderKind::Oidc },
-                issuer: spec[1].clone(),
-                application_id: optional(&spec[2]),
-                algorithm: optional(&spec[3]),
-            })
-            .collect();
-        explain::explain(token, &providers, algorithms, now)
-    }
-
-    fn explanation_object(explanation: explain::Explanation) -> JsValue {
-        let out = Object::new();
-        let number = |value: Option<i64>| value.map(|v| JsValue::from(v as f64));
-        match &explanation.decoded {
-            Ok(decoded) => {
-                let token: Object = claims_object(&decoded.claims).unchecked_into();
-                set(&token, "alg", decoded.header.alg.clone().map(JsValue::from));
-                set(&token, "kid", decoded.header.kid.clone().map(JsValue::from));
-                set(&token, "typ", decoded.header.typ.clone().map(JsValue::from));
-                set(&out, "token", Some(token.into()));
-                set(&out, "malformed", None);
-            }
-            Err(error) => {
-                set(&out, "token", None);
-                set(&out, "malformed", Some(error.describe().into()));
-            }
-        }
-        let providers: js_sys::Array = explanation
-            .providers
-            .iter()
-            .map(|verdict| {
-                let item = Object::new();
-                set(&item, "reason", verdict.mismatch.map(|m| m.code().into()));
-                set(&item, "detail", Some(verdict.detail.as_str().into()));
-                JsValue::from(item)
-            })
-            .collect();
-        set(&out, "providers", Some(providers.into()));
-        set(&out, "matched", explanation.matched.map(|index| (index as f64).into()));
-        set(&out, "closest", explanation.closest.map(|index| (index as f64).into()));
-        let warnings: js_sys::Array = explanation
-            .warnings
-            .iter()
-            .map(|(warning, detail)| {
-                let item = Object::new();
-                set(&item, "code", Some(warning.code().into()));
-                set(&item, "detail", Some(detail.as_str().into()));
-                JsValue::from(item)
-            })
-            .collect();
-        set(&out, "warnings", Some(warnings.into()));
-        let timing = Object::new();
-        set(&timing, "now", Some((explanation.timing.now_seconds as f64).into()));
-        set(&timing, "expiresIn", number(explanation.timing.expires_in));
-        set(&timing, "issuedAgo", number(explanation.timing.issued_ago));
-        set(&timing, "lifetime", explanation.timing.lifetime.map(|s| (s as f64).into()));
-        set(&out, "timing", Some(timing.into()));
-        set(&out, "summary", Some(explanation.summary.as_str().into()));
-        out.into()
     }
 
     fn claims_object(claims: &core::Claims) -> JsValue {

@@ -1,6 +1,7 @@
 // The vanilla demo: authlane over the in-page issuer and backend (www/shared/, shared with the
 // React and Svelte demos), showing the session, time to expiry and the onTrace timeline.
 import { createAuth } from "/pkg/dist/index.js";
+import { explainRefusals } from "/pkg/dist/diagnostics.js";
 import { DEMO_PROVIDERS, mountExplainPanel } from "./explain-panel.js";
 import { createDemoBackend, describeAnswer } from "./shared/backend.js";
 import { createDemoIssuer } from "./shared/issuer.js";
@@ -17,7 +18,7 @@ const auth = createAuth({
   onTrace: timeline.onTrace,
   verbose: true,
   // Refused tokens are explained against the backend's auth config (timeline: token_explained).
-  diagnostics: { providers: DEMO_PROVIDERS },
+  diagnostics: explainRefusals(DEMO_PROVIDERS),
 });
 auth.ready.then(() => mountExplainPanel(() => auth.getToken()));
 const client = auth.wrap(backend.client);

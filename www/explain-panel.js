@@ -1,6 +1,6 @@
 // The "Why was my token refused?" panel: explainToken on a pasted (or this tab's) token against a
 // pasted auth.config. Everything happens in the page: no network, no signature check.
-import { explainToken } from "/pkg/dist/index.js";
+import { explainToken } from "/pkg/dist/diagnostics.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -4,7 +4,6 @@ import { AuthlaneError, ErrorCodes, type AuthlaneErrorCode } from "./errors.js";
 import { createLogger, type TraceEvent } from "./log.js";
 import { isWasmLoaded, loadWasm, WasmSession } from "./wasm.js";
 import { wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
-import { refusalExplainer, type ProvidersInput } from "./explain.js";
 import { wrapGraphqlWs, type CreateGraphqlWsClient, type GraphqlWsClient, type GraphqlWsWrapOptions } from "./graphql-ws.js";
 import { hasuraClaims } from "./hasura.js";
 
@@ -42,12 +41,14 @@ export interface AuthOptions {
    */
   storage?: "memory" | "session" | "local" | TokenStorage;
   /**
-   * Your backend's `auth.config` providers (and the `alg` values it supports), for diagnostics
-   * only: when the server refuses a token, verbose mode and `onTrace` (`token_explained`) say
-   * which provider matches or why none does. See `explainToken`.
+   * Explains every token the server refuses, in verbose mode and as an `onTrace` `token_explained`
+   * event: pass `explainRefusals(authConfig)` from `authlane/diagnostics` (kept out of this bundle).
    */
-  diagnostics?: { providers?: ProvidersInput; algorithms?: readonly string[] };
+  diagnostics?: RefusalExplainer;
 }
+
+/** Turns a refused token into one token-free log line and its reason code (see `authlane/diagnostics`). */
+export type RefusalExplainer = (token: string) => { line: string; code: string | null };
 
 export interface TokenStorage {
   getItem(key: string): string | null | Promise<string | null>;
@@ -149,7 +150,6 @@ export function createAuth(options: AuthOptions): Auth {
   }
   const expectAuth = options.expectAuth ?? false;
   const log = createLogger(options.verbose, options.onTrace);
-  const explainRefusal = refusalExplainer(options.diagnostics, log);
   const listeners = new Set<() => void>();
   const tokenChangeListeners = new Set<(generation: number) => void>();
   const statusListeners = new Set<(status: AuthStatus) => void>();
@@ -236,6 +236,20 @@ export function createAuth(options: AuthOptions): Auth {
     }
   };
 
+  /** Diagnostics for a refused token: only when configured, heard, and the token is still current. */
+  const explainRefusal = (generation: number) => {
+    const current = session;
+    if (!options.diagnostics || !log.listening || !current || current.generation() !== generation) return;
+    const token = current.token();
+    if (!token) return;
+    try {
+      const { line, code } = options.diagnostics(token);
+      log.explained(line, code);
+    } catch (error) {
+      reportListenerError(error);
+    }
+  };
+
   const settleWithoutSession = (error: AuthlaneError) => {
     setSnapshot(snapshotOf("unauthenticated", null, error));
     for (const waiter of waiters.values()) waiter.reject(error);
@@ -304,7 +318,7 @@ export function createAuth(options: AuthOptions): Auth {
       });
     },
     serverVerdict(generation: number, accepted: boolean) {
-      if (generation > 0 && !accepted && session) explainRefusal(session, generation);
+      if (generation > 0 && !accepted) explainRefusal(generation);
       if (generation > 0) session?.serverVerdict(generation, accepted);
     },
     submitOperation(operation: HeldOperation): { held: boolean; id: number } {
@@ -382,6 +396,6 @@ export function createAuth(options: AuthOptions): Auth {
 
 export function assertWasmLoaded(): void {
   if (!isWasmLoaded()) {
-    throw new AuthlaneError(ErrorCodes.NotInitialized, "authlane's WebAssembly module is not loaded yet: await auth.ready first");
+    throw new AuthlaneError(ErrorCodes.NotInitialized, "authlane's WebAssembly module is not loaded yet: await auth.ready or loadAuthlane() first");
   }
 }

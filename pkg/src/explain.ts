@@ -1,11 +1,11 @@
 // explainToken: why a Convex-style server would refuse a token ("No auth provider found matching the
-// given token", "Could not verify token claim"), decided by the core from the token's decoded claims.
-// No network, no signature check: the verdict says which provider's issuer, audience, algorithm
-// and times line up, never that the token is authentic.
-import { AuthlaneError, ErrorCodes } from "./errors.js";
+// given token", "Could not verify token claim"). The core decodes the token (decodeToken); these rules
+// hold its claims against an auth.config, provider by provider, in the order Convex checks them
+// (issuer, audience, algorithm, key id, expiry, subject), so the first reason is the server's.
+// No network, no signature check: a match never means the token is authentic.
+// Imported through the main entry: the diagnostics bundle shares its WebAssembly instance.
+import { AuthlaneError, ErrorCodes, decodeToken } from "./index.js";
 import type { DecodedToken } from "./decode.js";
-import type { Logger } from "./log.js";
-import { explainTokenInWasm, isWasmLoaded, type WasmSession } from "./wasm.js";
 
 /** One entry of Convex's `auth.config` `providers`: an OIDC issuer, or a `customJwt` one. */
 export type ProviderConfig =
@@ -32,6 +32,8 @@ export type MismatchReason =
   | "not_yet_valid"
   | "sub_missing";
 
+export type WarningCode = "iat_missing" | "issued_in_future" | "issuer_trailing_slash" | "kid_missing" | "no_providers";
+
 export interface ProviderVerdict {
   index: number;
   type: "oidc" | "customJwt";
@@ -46,7 +48,7 @@ export interface ProviderVerdict {
 export interface TokenExplanation {
   /** Some provider accepts the token's claims. */
   ok: boolean;
-  /** Index of the first provider that accepts it. */
+  /** Index of the first provider that accepts them. */
   matched: number | null;
   /** The matched provider, else the one the token got furthest with: the token was meant for it. */
   closest: number | null;
@@ -60,8 +62,8 @@ export interface TokenExplanation {
   malformed: string | null;
   token: DecodedToken | null;
   providers: ProviderVerdict[];
-  /** Accepted, but worth knowing: `iat_missing`, `issued_in_future`, `issuer_trailing_slash`, `kid_missing` (OIDC), `no_providers`. */
-  warnings: Array<{ code: string; detail: string }>;
+  /** Accepted, but worth knowing. */
+  warnings: Array<{ code: WarningCode; detail: string }>;
   /** Whole seconds relative to `now`: `expiresIn` < 0 once expired, `issuedAgo` < 0 when `iat` is in the future. */
   timing: { now: number; expiresIn: number | null; issuedAgo: number | null; lifetime: number | null };
 }
@@ -75,126 +77,213 @@ export interface ExplainOptions {
 
 export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze(["RS256", "EdDSA"]);
 
+/** WorkOS issues AuthKit access tokens under this origin, not under the AuthKit domain. */
+const WORKOS_API = "https://api.workos.com";
+
+interface Provider {
+  type: "oidc" | "customJwt";
+  issuer: string;
+  applicationID: string | null;
+  algorithm: string | null;
+}
+
+type Refusal = [MismatchReason, string];
+type Warnings = Map<WarningCode, string>;
+
 function invalid(message: string): AuthlaneError {
   return new AuthlaneError(ErrorCodes.InvalidArgument, `explainToken: ${message}`);
 }
 
-function text(value: unknown, where: string, optional = false): string {
-  if (value === undefined && optional) return "";
+function text(value: unknown, where: string, optional = false): string | null {
+  if (value === undefined && optional) return null;
   if (typeof value !== "string" || value.length === 0) throw invalid(`${where} must be a non-empty string`);
   return value;
 }
 
-/** Validates a providers config and flattens it for the core: kind, issuer, applicationID, algorithm. */
-export function flattenProviders(input: ProvidersInput): { flat: string[]; list: ProviderVerdict[] } {
-  const providers = Array.isArray(input) ? input : (input as { providers?: unknown })?.providers;
-  if (!Array.isArray(providers)) throw invalid("providers must be an array, or an object with a providers array");
-  const flat: string[] = [];
-  const list: ProviderVerdict[] = [];
-  providers.forEach((provider: Record<string, unknown>, index: number) => {
-    if (typeof provider !== "object" || provider === null) throw invalid(`providers[${index}] is not an object`);
+/** Validates a providers config (Convex's shape) and options; throws `invalid_argument` naming the field at fault. */
+export function readConfig(providers: ProvidersInput, options: ExplainOptions): { configured: Provider[]; algorithms: readonly string[] } {
+  const algorithms = options.algorithms ?? DEFAULT_ALGORITHMS;
+  if (!Array.isArray(algorithms) || algorithms.some((alg) => typeof alg !== "string")) throw invalid("algorithms must be an array of strings");
+  return { configured: readProviders(providers), algorithms };
+}
+
+function readProviders(input: ProvidersInput): Provider[] {
+  const list = Array.isArray(input) ? input : (input as { providers?: unknown } | null)?.providers;
+  if (!Array.isArray(list)) throw invalid("providers must be an array, or an object with a providers array");
+  return list.map((entry: Record<string, unknown>, index: number): Provider => {
     const where = `providers[${index}]`;
-    if (provider.type === "customJwt") {
-      const issuer = text(provider.issuer, `${where}.issuer`);
-      text(provider.jwks, `${where}.jwks`);
-      flat.push("customJwt", issuer, text(provider.applicationID, `${where}.applicationID`, true), text(provider.algorithm, `${where}.algorithm`));
-      list.push({ index, type: "customJwt", issuer, reason: null, detail: "" });
-    } else if (provider.type === undefined || provider.type === "oidc") {
-      const domain = text(provider.domain, `${where}.domain`);
-      flat.push("oidc", domain, text(provider.applicationID, `${where}.applicationID`), "");
-      list.push({ index, type: "oidc", issuer: domain, reason: null, detail: "" });
-    } else {
-      throw invalid(`${where}.type ${JSON.stringify(provider.type)} is not "customJwt" (or absent for OIDC)`);
+    if (typeof entry !== "object" || entry === null) throw invalid(`${where} is not an object`);
+    if (entry.type === "customJwt") {
+      text(entry.jwks, `${where}.jwks`);
+      return {
+        type: "customJwt",
+        issuer: text(entry.issuer, `${where}.issuer`)!,
+        applicationID: text(entry.applicationID, `${where}.applicationID`, true),
+        algorithm: text(entry.algorithm, `${where}.algorithm`),
+      };
     }
+    if (entry.type !== undefined && entry.type !== "oidc") {
+      throw invalid(`${where}.type ${JSON.stringify(entry.type)} is not "customJwt" (or absent for OIDC)`);
+    }
+    return { type: "oidc", issuer: text(entry.domain, `${where}.domain`)!, applicationID: text(entry.applicationID, `${where}.applicationID`), algorithm: null };
   });
-  return { flat, list };
 }
 
-interface CoreExplanation {
-  token: DecodedToken | null;
-  malformed: string | null;
-  providers: Array<{ reason: MismatchReason | null; detail: string }>;
-  matched: number | null;
-  closest: number | null;
-  warnings: Array<{ code: string; detail: string }>;
-  timing: TokenExplanation["timing"];
-  summary: string;
-}
+const quoted = (value: string) => JSON.stringify(value);
+const withoutTrailingSlashes = (value: string) => value.replace(/\/+$/, "");
+const isWorkosApi = (url: string) => url === WORKOS_API || url.startsWith(`${WORKOS_API}/`);
 
-/** Joins the core's verdicts with the providers they are about. */
-export function toExplanation(core: CoreExplanation, list: ProviderVerdict[]): TokenExplanation {
-  return {
-    ok: core.matched !== null,
-    matched: core.matched,
-    closest: core.closest,
-    reason: core.closest === null ? null : (core.providers[core.closest]?.reason ?? null),
-    summary: core.summary,
-    verified: false,
-    malformed: core.malformed,
-    token: core.token,
-    providers: core.providers.map((verdict, index) => ({ ...list[index], ...verdict })),
-    warnings: core.warnings,
-    timing: core.timing,
-  };
-}
-
-export function algorithmList(algorithms: readonly string[] | undefined): string[] {
-  if (algorithms === undefined) return [...DEFAULT_ALGORITHMS];
-  if (!Array.isArray(algorithms) || algorithms.some((alg) => typeof alg !== "string")) {
-    throw invalid("algorithms must be an array of strings");
+function checkIssuer(iss: string | null, provider: Provider, warnings: Warnings): Refusal | null {
+  if (iss === null) return ["issuer_missing", "the token has no iss claim"];
+  const wanted = provider.issuer;
+  if (iss === wanted) return null;
+  if (withoutTrailingSlashes(iss) === withoutTrailingSlashes(wanted)) {
+    if (provider.type === "oidc") {
+      if (!warnings.has("issuer_trailing_slash")) {
+        warnings.set("issuer_trailing_slash", `iss ${quoted(iss)} and domain ${quoted(wanted)} differ by a trailing slash (ignored for OIDC domains)`);
+      }
+      return null;
+    }
+    return ["issuer_trailing_slash", `iss ${quoted(iss)} and issuer ${quoted(wanted)} differ only by a trailing slash; customJwt issuers must match exactly`];
   }
-  return [...algorithms];
+  // The AuthKit domain is configured as an OIDC domain (or is an *.authkit.app issuer).
+  const namesAuthkit = provider.type === "oidc" || wanted.includes(".authkit.app");
+  if (isWorkosApi(iss) && !isWorkosApi(wanted) && namesAuthkit) {
+    return [
+      "issuer_workos_authkit_domain",
+      `iss ${quoted(iss)} is WorkOS's API, not the configured ${quoted(wanted)} (the AuthKit domain): WorkOS access tokens need a customJwt provider with issuer ${quoted(iss)} and WorkOS's JWKS`,
+    ];
+  }
+  return ["issuer_mismatch", `iss ${quoted(iss)} is not ${quoted(wanted)}`];
+}
+
+function checkAudience(aud: readonly string[], provider: Provider): Refusal | null {
+  const wanted = provider.applicationID;
+  if (wanted === null) return null;
+  if (aud.length === 0) return ["audience_missing", `no aud claim; applicationID is ${quoted(wanted)}`];
+  if (aud.includes(wanted)) {
+    // OIDC ID-token verification refuses untrusted audiences beside the client's own.
+    const others = aud.filter((item) => item !== wanted).length;
+    if (provider.type === "oidc" && others > 0) {
+      return ["audience_array", `aud holds applicationID ${quoted(wanted)} and ${others} other audience(s), which OIDC verification refuses: send the ID token, not an access token`];
+    }
+    return null;
+  }
+  if (aud.length > 1) return ["audience_mismatch", `aud is an array of ${aud.length} audiences and none is applicationID ${quoted(wanted)}`];
+  return ["audience_mismatch", `aud ${quoted(aud[0])} is not applicationID ${quoted(wanted)}`];
+}
+
+function checkAlgorithm(alg: string | null, provider: Provider, algorithms: readonly string[]): Refusal | null {
+  if (alg === null) return ["algorithm_unsupported", "the header has no alg"];
+  // customJwt: exactly the configured algorithm. OIDC: any the server supports.
+  if (provider.type === "customJwt") {
+    return alg === provider.algorithm ? null : ["algorithm_mismatch", `alg ${quoted(alg)} but the provider's algorithm is ${quoted(provider.algorithm ?? "")}`];
+  }
+  return algorithms.includes(alg) ? null : ["algorithm_unsupported", `alg ${quoted(alg)} is not one of ${algorithms.join(" ")}`];
+}
+
+function checkTimes(token: DecodedToken, timing: TokenExplanation["timing"]): Refusal | null {
+  if (timing.expiresIn === null) return ["exp_missing", "no exp claim"];
+  const skew = timing.issuedAgo !== null && timing.issuedAgo < 0 ? ` (iat is ${-timing.issuedAgo} s in this device's future: check the clocks)` : "";
+  if (timing.expiresIn <= 0) {
+    const lifetime = timing.lifetime !== null ? `, ${timing.lifetime} s after iat` : "";
+    return ["expired", `expired ${-timing.expiresIn} s ago by this device's clock${lifetime}${skew}`];
+  }
+  if (token.nbf !== null && token.nbf > timing.now) return ["not_yet_valid", `not valid for another ${token.nbf - timing.now} s (nbf)${skew}`];
+  return null;
+}
+
+function check(token: DecodedToken, provider: Provider, algorithms: readonly string[], timing: TokenExplanation["timing"], warnings: Warnings): Refusal | null {
+  const refusal = checkIssuer(token.iss, provider, warnings) ?? checkAudience(token.aud, provider) ?? checkAlgorithm(token.alg, provider, algorithms);
+  if (refusal) return refusal;
+  if (!token.kid) {
+    if (provider.type === "customJwt") return ["kid_missing", "the header has no kid, which customJwt providers require to pick a key from the JWKS"];
+    if (!warnings.has("kid_missing")) {
+      warnings.set("kid_missing", "no kid: the server can only use the JWKS's single key, so the token fails while two are published (key rotation)");
+    }
+  }
+  return checkTimes(token, timing) ?? (token.sub ? null : ["sub_missing", "no sub claim: the server has no user to identify"]);
+}
+
+/** How far down the checks a refused token got: the provider it got furthest with was meant for it. */
+const RANK: Record<MismatchReason, number> = {
+  issuer_missing: 0,
+  issuer_mismatch: 0,
+  issuer_trailing_slash: 1,
+  issuer_workos_authkit_domain: 1,
+  audience_missing: 2,
+  audience_mismatch: 2,
+  audience_array: 2,
+  algorithm_unsupported: 3,
+  algorithm_mismatch: 3,
+  kid_missing: 4,
+  exp_missing: 5,
+  expired: 5,
+  not_yet_valid: 5,
+  sub_missing: 6,
+};
+
+function summarize(verdicts: ProviderVerdict[], matched: number | null): string {
+  const name = (verdict: ProviderVerdict) => `${verdict.type} ${verdict.issuer}`;
+  if (matched !== null) return `provider ${matched} (${name(verdicts[matched])}) matches; the server still checks the signature against its JWKS`;
+  if (verdicts.length === 0) return "no providers to match against";
+  return `no provider matches: ${verdicts.map((verdict) => `[${verdict.index}] ${name(verdict)} → ${verdict.reason}: ${verdict.detail}`).join("; ")}`;
 }
 
 /**
  * Holds `token` against a Convex-style providers config and says which provider matches or, for
- * each, the first reason it does not. Synchronous; needs the WebAssembly module (`await
- * loadAuthlane()` or `auth.ready` first). Throws `AuthlaneError` `invalid_argument` for a bad
- * config; a bad token is a verdict (`malformed`), not an error.
+ * each, the first reason it does not. Synchronous; the decoder is authlane's WebAssembly core, so
+ * it needs the module loaded (`await loadAuthlane()` or `auth.ready`). Throws `AuthlaneError`
+ * `invalid_argument` for a bad config; a bad token is a verdict (`malformed`), not an error.
  */
 export function explainToken(token: string, providers: ProvidersInput, options: ExplainOptions = {}): TokenExplanation {
-  if (!isWasmLoaded()) {
-    throw new AuthlaneError(ErrorCodes.NotInitialized, "explainToken needs authlane's WebAssembly module: await loadAuthlane() first");
-  }
   if (typeof token !== "string") throw invalid("token must be a string");
-  const { flat, list } = flattenProviders(providers);
-  const now = options.now ?? Date.now();
-  if (!Number.isFinite(now) || now < 0) throw invalid("now must be a non-negative number of milliseconds");
-  return toExplanation(explainTokenInWasm(token, flat, algorithmList(options.algorithms), now) as CoreExplanation, list);
-}
+  const { configured, algorithms } = readConfig(providers, options);
+  const nowMs = options.now ?? Date.now();
+  if (!Number.isFinite(nowMs) || nowMs < 0) throw invalid("now must be a non-negative number of milliseconds");
+  const now = Math.floor(nowMs / 1000);
 
-/** One log line: the verdict, then the claims a reader compares with auth.config (never the token). */
-export function describeRefusal(explanation: TokenExplanation): string {
-  const token = explanation.token;
-  const parts = [explanation.summary];
-  if (token) {
-    const expiry = explanation.timing.expiresIn === null ? "no exp" : explanation.timing.expiresIn > 0 ? `expires in ${explanation.timing.expiresIn} s` : `expired ${-explanation.timing.expiresIn} s ago`;
-    parts.push(`token: iss ${JSON.stringify(token.iss)}, aud ${JSON.stringify(token.aud)}, alg ${token.alg ?? "none"}, kid ${token.kid ?? "none"}, ${expiry}`);
-  }
-  for (const warning of explanation.warnings) parts.push(`${warning.code}: ${warning.detail}`);
-  if (explanation.providers.length === 0 && token) parts.push("pass createAuth({ diagnostics: { providers } }) to compare with your auth.config");
-  return parts.join(" | ");
-}
-
-/** What createAuth calls when the server refuses a token: explain it, if anyone listens. */
-export function refusalExplainer(
-  diagnostics: { providers?: ProvidersInput; algorithms?: readonly string[] } | undefined,
-  log: Logger,
-): (session: WasmSession, generation: number) => void {
-  if (!log.listening) return () => {};
-  let flat: string[] = [];
-  let list: ProviderVerdict[] = [];
-  let algorithms = [...DEFAULT_ALGORITHMS];
+  let decoded: DecodedToken;
   try {
-    if (diagnostics?.providers) ({ flat, list } = flattenProviders(diagnostics.providers));
-    algorithms = algorithmList(diagnostics?.algorithms);
+    decoded = decodeToken(token);
   } catch (error) {
-    console.warn(`[authlane] diagnostics ignored: ${(error as Error).message}`);
+    if ((error as AuthlaneError).code !== ErrorCodes.MalformedToken) throw error;
+    const malformed = (error as Error).message;
+    return { ok: false, matched: null, closest: null, reason: null, summary: `not a JWT: ${malformed}`, verified: false, malformed, token: null, providers: [], warnings: [], timing: { now, expiresIn: null, issuedAgo: null, lifetime: null } };
   }
-  return (session, generation) => {
-    const core = session.explainGeneration(generation, flat, algorithms) as CoreExplanation | null;
-    if (!core) return;
-    const explanation = toExplanation(core, list);
-    log.explained(describeRefusal(explanation), explanation.reason);
+
+  const timing = {
+    now,
+    expiresIn: decoded.exp === null ? null : decoded.exp - now,
+    issuedAgo: decoded.iat === null ? null : now - decoded.iat,
+    lifetime: decoded.exp !== null && decoded.iat !== null && decoded.exp > decoded.iat ? decoded.exp - decoded.iat : null,
+  };
+  const warnings: Warnings = new Map();
+  if (timing.issuedAgo === null) warnings.set("iat_missing", "no iat: the lifetime is estimated from exp on this device's clock");
+  else if (timing.issuedAgo < 0) warnings.set("issued_in_future", `iat is ${-timing.issuedAgo} s ahead of this device's clock: the device or the issuer has the wrong time`);
+  if (configured.length === 0) warnings.set("no_providers", "no providers were given");
+
+  const verdicts: ProviderVerdict[] = configured.map((provider, index) => {
+    const refusal = check(decoded, provider, algorithms, timing, warnings);
+    return { index, type: provider.type, issuer: provider.issuer, reason: refusal?.[0] ?? null, detail: refusal?.[1] ?? "matches (the signature is not checked here)" };
+  });
+  const matchedIndex = verdicts.findIndex((verdict) => verdict.reason === null);
+  const matched = matchedIndex >= 0 ? matchedIndex : null;
+  let closest = matched;
+  if (closest === null) {
+    for (const verdict of verdicts) if (closest === null || RANK[verdict.reason!] > RANK[verdicts[closest].reason!]) closest = verdict.index;
+  }
+  return {
+    ok: matched !== null,
+    matched,
+    closest,
+    reason: closest === null ? null : verdicts[closest].reason,
+    summary: summarize(verdicts, matched),
+    verified: false,
+    malformed: null,
+    token: decoded,
+    providers: verdicts,
+    warnings: [...warnings].map(([code, detail]) => ({ code, detail })),
+    timing,
   };
 }

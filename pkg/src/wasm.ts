@@ -2,13 +2,16 @@
 import initWasm from "../wasm/authlane.js";
 import { AuthlaneError, ErrorCodes } from "./errors.js";
 
-export { WasmSession, decodeToken as decodeTokenInWasm, explainToken as explainTokenInWasm } from "../wasm/authlane.js";
+export { WasmSession, decodeToken as decodeTokenInWasm } from "../wasm/authlane.js";
 
 let loading: Promise<void> | undefined;
 let loaded = false;
 
-export function loadWasm(): Promise<void> {
-  loading ??= initWasm().then(
+/** Where the module comes from: bytes, a compiled module, a URL or a fetch Response. */
+export type WasmSource = BufferSource | WebAssembly.Module | URL | Response;
+
+export function loadWasm(source?: WasmSource): Promise<void> {
+  loading ??= initWasm(source === undefined ? undefined : { module_or_path: source }).then(
     () => {
       loaded = true;
     },

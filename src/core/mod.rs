@@ -6,14 +6,12 @@
 pub mod backoff;
 pub mod base64url;
 pub mod errors;
-pub mod explain;
 pub mod gate;
 pub mod json;
 pub mod peer_message;
 pub mod session;
 pub mod state;
 pub mod timers;
-pub mod text;
 pub mod token;
 
 

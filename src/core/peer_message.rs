@@ -10,7 +10,6 @@
 use alloc::string::String;
 
 use super::json::{self, JsonNumber, JsonValue};
-use super::text::push_decimal;
 use super::token::MAX_TOKEN_LEN;
 use super::Millis;
 
@@ -136,6 +135,22 @@ fn push_json_string(out: &mut String, text: &str) {
 
 fn hex_digit(nibble: u32) -> char {
     char::from_digit(nibble, 16).unwrap_or('0')
+}
+
+fn push_decimal(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    loop {
+        digits[len % 20] = b'0' + (value % 10) as u8;
+        len += 1;
+        value /= 10;
+        if value == 0 || len == 20 {
+            break;
+        }
+    }
+    for &digit in digits.iter().take(len).rev() {
+        out.push(digit as char);
+    }
 }
 
 #[cfg(test)]

@@ -283,12 +283,6 @@ impl Session {
         self.current.as_ref().map(|token| &token.claims)
     }
 
-    /// The current token when it is still `generation`: diagnostics explain the token the server
-    /// just refused. Never leaves Rust whole (the wasm surface returns only the explanation).
-    pub fn token_of_generation(&self, generation: Generation) -> Option<&str> {
-        self.current.as_ref().filter(|token| token.generation == generation).map(|token| token.raw.as_str())
-    }
-
     /// The current token itself, for claims the core does not decode (e.g. Hasura's namespace).
     pub fn token(&self) -> Option<&str> {
         self.current.as_ref().map(|token| token.raw.as_str())

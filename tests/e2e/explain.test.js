@@ -89,9 +89,9 @@ before(async () => {
   page = await browser.newPage();
   await page.goto(`${server.origin}/e2e/index.html`);
   await page.evaluate(async () => {
-    const authlane = await import("/pkg/dist/index.js");
-    await authlane.loadAuthlane();
-    window.authlane = authlane;
+    const { loadAuthlane } = await import("/pkg/dist/index.js");
+    await loadAuthlane();
+    window.authlane = await import("/pkg/dist/diagnostics.js");
   });
 });
 

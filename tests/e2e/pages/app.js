@@ -6,6 +6,7 @@
 import { ConvexClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import { createAuth } from "authlane";
+import { explainRefusals } from "authlane/diagnostics";
 
 const log = { fetches: [], results: [], errors: [], authChanges: [], fetchFailures: [], verbose: [] };
 window.log = log;
@@ -67,7 +68,7 @@ window.startApp = async ({ mode, leewaySeconds, subject = "user_e2e", badFirst =
       fetchAccessToken, expectAuth: true, refreshLeewaySeconds: leewaySeconds, crossTab: false,
       // The devserver's embedded issuer, as its auth config would list it: refused tokens are explained.
       verbose: (line) => log.verbose.push(line),
-      diagnostics: { providers: [{ domain: location.origin, applicationID: "convex" }] },
+      diagnostics: explainRefusals([{ domain: location.origin, applicationID: "convex" }]),
     });
     auth.subscribe(() => log.authChanges.push(auth.getState().status));
     window.auth = auth;
