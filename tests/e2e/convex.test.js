@@ -9,6 +9,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "../support/chromium.js";
+import { startAppPage } from "./support/app-page.js";
 import { buildOnce, startDevserver } from "./support/devserver.js";
 
 const LIFETIME = 4;
@@ -30,20 +31,13 @@ const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 /** A devserver and a page running one client (`mode`: "authlane" or "bare"). */
 async function openApp(mode, { lifetime = LIFETIME, leeway = LEEWAY, badFirst = false } = {}) {
   const server = await startDevserver(["--token-lifetime", String(lifetime)]);
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const pageErrors = [];
-  page.on("pageerror", (error) => pageErrors.push(error.message));
-  await page.goto(`${server.origin}/e2e/index.html`);
-  await page.waitForFunction(() => typeof window.startApp === "function");
-  const started = Date.now();
-  await page.evaluate((options) => window.startApp(options), { mode, leewaySeconds: leeway, badFirst });
+  const { context, page, pageErrors, started, log } = await startAppPage(browser, `${server.origin}/e2e/index.html`, { mode, leewaySeconds: leeway, badFirst });
   return {
     server,
     page,
     pageErrors,
     started,
-    log: () => page.evaluate(() => structuredClone(window.log)),
+    log,
     firstResult: () => page.waitForFunction(() => window.log.results.length > 0, null, { timeout: 15_000 }),
     async close() {
       await context.close();

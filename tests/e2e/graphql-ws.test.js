@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { launchChromium } from "../support/chromium.js";
+import { startAppPage } from "./support/app-page.js";
 import { startHasuraLike } from "./support/hasura-like.js";
 
 const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -42,20 +43,13 @@ after(async () => {
 async function openApp({ lifetime = LIFETIME, faults = {}, jwt, ...options } = {}) {
   const server = await startHasuraLike({ dir, lifetime, jwt });
   Object.assign(server.faults, faults);
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const pageErrors = [];
-  page.on("pageerror", (error) => pageErrors.push(error.message));
-  await page.goto(`${server.origin}/index.html`);
-  await page.waitForFunction(() => typeof window.startApp === "function");
-  const started = Date.now();
-  await page.evaluate((o) => window.startApp(o), { leewaySeconds: LEEWAY, ...options });
+  const { context, page, pageErrors, started, log } = await startAppPage(browser, `${server.origin}/index.html`, { leewaySeconds: LEEWAY, ...options });
   return {
     server,
     page,
     pageErrors,
     started,
-    log: () => page.evaluate(() => structuredClone(window.log)),
+    log,
     state: () => page.evaluate(() => {
       const { status, error, claims } = window.auth.getState();
       return { status, error: error && { code: error.code, message: error.message }, claims };
