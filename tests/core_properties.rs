@@ -533,7 +533,11 @@ impl Fuzz {
                     }
                     self.settled = true;
                 }
-                Output::AcquireLock { .. } | Output::ReleaseLock { .. } | Output::Broadcast(_) | Output::Persist(_) => {
+                Output::AcquireLock { .. }
+                | Output::ReleaseLock { .. }
+                | Output::Broadcast(_)
+                | Output::Persist(_)
+                | Output::RecordSignOut(_) => {
                     panic!("a cross-tab or storage output without cross_tab/persist: {output:?}");
                 }
             }

@@ -131,6 +131,9 @@ pub enum Output {
     /// Command (with `Config::persist`): store this encoded token record, or remove it (`None`).
     /// Feed a stored record back at startup through `handle_peer_message`.
     Persist(Option<String>),
+    /// Command (cross-tab): keep this sign-out time where tabs opened later can read it (a
+    /// broadcast reaches only the tabs open now), and hand it to them with `recall_sign_out`.
+    RecordSignOut(Millis),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,8 +370,17 @@ impl Session {
         if self.config.cross_tab {
             let message = super::peer_message::PeerMessage::SignedOut.encode_at(self.signed_out_at);
             self.outputs.push_back(Output::Broadcast(message));
+            self.outputs.push_back(Output::RecordSignOut(self.signed_out_at));
         }
         self.sign_out_here(now);
+    }
+
+    /// Cross-tab: the latest sign-out of the app's tabs, recorded before this tab opened
+    /// ([`Output::RecordSignOut`]). Tokens fetched before it, which a peer may still offer (a tab
+    /// thawing with an old backlog), never sign this tab in. It changes nothing else: a sign-in
+    /// since then (this tab's startup fetch, or a newer peer token) stands.
+    pub fn recall_sign_out(&mut self, at: Millis) {
+        self.signed_out_at = self.signed_out_at.max(at);
     }
 
     /// Signs out this tab only (a peer announced the sign-out).

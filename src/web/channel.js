@@ -5,6 +5,7 @@ export class PeerChannel {
   constructor(name, onMessage) {
     this.onMessage = onMessage;
     this.key = `authlane:channel:${name}`;
+    this.signOutKey = `authlane:signed-out:${name}`;
     this.serial = 0;
     if (typeof BroadcastChannel === "function") {
       this.channel = new BroadcastChannel(`authlane:${name}`);
@@ -30,6 +31,25 @@ export class PeerChannel {
       } catch {
         // Storage unavailable: this tab simply coordinates with nobody.
       }
+    }
+  }
+
+  // The latest sign-out, kept for tabs opened later (a message reaches only the tabs open now).
+  // A time, never a token; 0 when storage is unavailable or empty.
+  recordSignOut(at) {
+    try {
+      if (at > this.lastSignOut()) localStorage.setItem(this.signOutKey, String(at));
+    } catch {
+      // Storage unavailable: tabs opened later cannot learn of this sign-out.
+    }
+  }
+
+  lastSignOut() {
+    try {
+      const at = Number(localStorage.getItem(this.signOutKey));
+      return Number.isFinite(at) && at > 0 ? at : 0;
+    } catch {
+      return 0;
     }
   }
 

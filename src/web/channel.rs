@@ -1,4 +1,5 @@
-//! Rust face of the peer channel (`channel.js`): BroadcastChannel, or `storage` events.
+//! Rust face of the peer channel (`channel.js`): BroadcastChannel, or `storage` events, and the
+//! recorded sign-out time that tabs opened later read at startup.
 
 use wasm_bindgen::prelude::*;
 
@@ -12,4 +13,8 @@ extern "C" {
     pub fn post(this: &PeerChannel, text: &str);
     #[wasm_bindgen(method)]
     pub fn close(this: &PeerChannel);
+    #[wasm_bindgen(method, js_name = recordSignOut)]
+    pub fn record_sign_out(this: &PeerChannel, at: f64);
+    #[wasm_bindgen(method, js_name = lastSignOut)]
+    pub fn last_sign_out(this: &PeerChannel) -> f64;
 }

@@ -114,8 +114,13 @@ impl Driver {
         }
     }
 
-    /// Starts the session, first restoring a persisted token record when there is a store.
+    /// Starts the session, first recalling the app's recorded sign-out and restoring a persisted
+    /// token record when there is a store.
     pub fn start(&self) {
+        let recorded = self.coordination.borrow().as_ref().map_or(0.0, |c| c.channel.last_sign_out());
+        if recorded > 0.0 {
+            self.with_session(|session, _| session.recall_sign_out(recorded as Millis));
+        }
         let Some(store) = &self.store else {
             return self.with_session(|session, now| session.start(now));
         };
@@ -228,6 +233,11 @@ impl Driver {
             Output::Persist(record) => {
                 if let Some(store) = &self.store {
                     store.write(record.as_deref());
+                }
+            }
+            Output::RecordSignOut(at) => {
+                if let Some(coordination) = self.coordination.borrow().as_ref() {
+                    coordination.channel.record_sign_out(at as f64);
                 }
             }
         }

@@ -164,6 +164,47 @@ for (const webLocks of [true, false]) {
   });
 }
 
+describe("the recorded sign-out", () => {
+  test("a tab opened after a sign-out refuses a pre-sign-out token a peer still offers, and takes a newer one", async () => {
+    const tabs = await openTabs(2);
+    try {
+      const [first, second] = tabs.pages;
+      // What a frozen tab would re-broadcast from its backlog after thawing: a token fetched before the sign-out.
+      const stale = await second.evaluate(async () => ({ token: await window.auth.getToken(), at: Date.now() }));
+      await first.evaluate(() => window.auth.signOut());
+      await second.waitForFunction(() => window.auth.getState().status === "unauthenticated");
+      const recorded = Number(await first.evaluate(() => localStorage.getItem("authlane:signed-out:tabs-test")));
+      assert.ok(recorded >= stale.at, "the sign-out time is recorded for tabs opened later");
+      // The user signed out at the provider too; a new tab opens and settles signed out.
+      await first.evaluate(() => localStorage.removeItem("test-sdk:refresh-token"));
+      const late = await tabs.context.newPage();
+      await late.goto(`${tabs.origin}/tests/browser/pages/tab.html${tabs.query}`);
+      await late.waitForFunction(() => window.auth?.getState().status === "unauthenticated");
+      const post = (message) =>
+        first.evaluate((text) => {
+          const channel = new BroadcastChannel("authlane:tabs-test");
+          channel.postMessage(text);
+          channel.close();
+        }, JSON.stringify({ v: 1, ...message }));
+      await post({ at: stale.at, kind: "token", token: stale.token });
+      await late.waitForFunction(() => window.stats.traces.includes("stale_broadcast_ignored"));
+      assert.ok(!(await late.evaluate(() => window.stats.traces)).includes("peer_token_adopted"));
+      // A token from a sign-in after the sign-out does sign it in.
+      const fresh = await first.evaluate(async () => {
+        const signIn = await (await fetch("/signin", { method: "POST", body: "{}" })).json();
+        const grant = { grant_type: "refresh_token", refresh_token: signIn.refresh_token };
+        return (await (await fetch("/token", { method: "POST", body: JSON.stringify(grant) })).json()).access_token;
+      });
+      await post({ at: Date.now(), kind: "token", token: fresh });
+      await late.waitForFunction(() => window.auth.getState().status === "authenticated");
+      assert.equal(await late.evaluate(() => window.auth.getToken()), fresh, "the newer token, not the stale one");
+      assert.deepEqual(await late.evaluate(() => window.stats.statuses), ["unauthenticated", "authenticated"], "never signed in by the stale token");
+    } finally {
+      await tabs.close();
+    }
+  });
+});
+
 describe("cross-tab off", () => {
   test("crossTab: false tabs refresh on their own (the behaviour authlane replaces)", async () => {
     const tabs = await openTabs(4, { crossTab: false, reuseWindowMs: 0 });
@@ -176,10 +217,12 @@ describe("cross-tab off", () => {
 });
 
 describe("persistence", () => {
-  test("by default nothing is written to storage", async () => {
+  test("by default no token is written to storage (a sign-out leaves only its time)", async () => {
     const tabs = await openTabs(2);
-    const keys = await tabs.pages[0].evaluate(() => [...Object.keys(localStorage), ...Object.keys(sessionStorage)]);
-    assert.deepEqual(keys.filter((key) => key.startsWith("authlane:")), []);
+    const keys = () => tabs.pages[0].evaluate(() => [...Object.keys(localStorage), ...Object.keys(sessionStorage)].filter((key) => key.startsWith("authlane:")));
+    assert.deepEqual(await keys(), []);
+    await tabs.pages[0].evaluate(() => window.auth.signOut());
+    assert.deepEqual(await keys(), ["authlane:signed-out:tabs-test"]);
     await tabs.close();
   });
 

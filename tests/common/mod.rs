@@ -61,6 +61,7 @@ pub struct Harness {
     pub lock_releases: Vec<LockId>,
     pub broadcasts: Vec<String>,
     pub persisted: Vec<Option<String>>,
+    pub recorded_sign_outs: Vec<Millis>,
 }
 
 impl Harness {
@@ -81,6 +82,7 @@ impl Harness {
             lock_releases: Vec::new(),
             broadcasts: Vec::new(),
             persisted: Vec::new(),
+            recorded_sign_outs: Vec::new(),
         }
     }
 
@@ -111,6 +113,7 @@ impl Harness {
                 Output::ReleaseLock { lock } => self.lock_releases.push(lock),
                 Output::Broadcast(message) => self.broadcasts.push(message),
                 Output::Persist(record) => self.persisted.push(record),
+                Output::RecordSignOut(at) => self.recorded_sign_outs.push(at),
             }
         }
     }

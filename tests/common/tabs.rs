@@ -256,6 +256,9 @@ pub struct Tabs {
     config: Config,
     /// When `Some`, everything the harness does is recorded here (see [`Event`]).
     pub events: Option<Vec<Event>>,
+    /// The sign-out time the tabs record for tabs opened later (`Output::RecordSignOut`: shared
+    /// storage in a browser). A starting tab recalls it.
+    pub recorded_sign_out: Millis,
 }
 
 impl Tabs {
@@ -271,6 +274,7 @@ impl Tabs {
             fetches: Vec::new(),
             config,
             events: None,
+            recorded_sign_out: 0,
         }
     }
 
@@ -294,9 +298,14 @@ impl Tabs {
         index
     }
 
-    /// Starts one tab now (a page loaded later than the others) and settles.
+    /// Starts one tab now (a page loaded later than the others), recalling the recorded sign-out
+    /// as a driver does, and settles.
     pub fn start(&mut self, index: usize) {
-        self.call(index, "start", |session, now| session.start(now));
+        let recorded = self.recorded_sign_out;
+        self.call(index, "start", |session, now| {
+            session.recall_sign_out(recorded);
+            session.start(now)
+        });
         self.settle();
     }
 
@@ -331,6 +340,7 @@ impl Tabs {
     /// Starts every tab at the current time.
     pub fn start_all(&mut self) {
         for index in 0..self.tabs.len() {
+            self.tabs[index].session.recall_sign_out(self.recorded_sign_out);
             self.tabs[index].session.start(self.now);
             self.drain(index);
         }
@@ -365,6 +375,7 @@ impl Tabs {
                     self.record_steals();
                 }
                 Output::Broadcast(text) => self.bus.push_back((index, text)),
+                Output::RecordSignOut(at) => self.recorded_sign_out = self.recorded_sign_out.max(at),
                 Output::StateChanged { state, .. } => self.tabs[index].states.push(state),
                 Output::ResolveToken { result: Ok(Some((_, token))), .. } => self.tabs[index].tokens_used.push((self.now, token)),
                 Output::Trace(trace) => self.tabs[index].traces.push((self.now - T0, trace.kind)),

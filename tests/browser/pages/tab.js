@@ -7,7 +7,7 @@ import { FakeConvexClient } from "./fake-convex-client.js";
 const params = new URLSearchParams(location.search);
 const REFRESH_TOKEN_KEY = "test-sdk:refresh-token";
 
-const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [] };
+const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [], traces: [] };
 window.stats = stats;
 
 async function fetchAccessToken() {
@@ -40,6 +40,7 @@ const auth = createAuth({
   refreshLeewaySeconds: Number(params.get("leeway") ?? 2),
   crossTab: params.get("crossTab") === "off" ? false : { name: params.get("app") ?? "tabs-test", lockTimeoutMs: Number(params.get("lockTimeout") ?? 10_000) },
   storage: params.get("storage") ?? "memory",
+  onTrace: (event) => stats.traces.push(event.kind),
 });
 auth.subscribe(() => stats.statuses.push(auth.getState().status));
 
