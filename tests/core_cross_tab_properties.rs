@@ -1168,8 +1168,11 @@ impl Fuzz {
             }
             80..=84 => {
                 // A stale or replayed token message; none while signed out (kept as calibrated: with
-                // replays then, the generator's stream reaches a robbed fetch, left for a later look;
-                // the fresh-tab case they once hit is `fresh_tab_refuses_a_token_fetched_before_the_sign_out`).
+                // replays then, the generator's stream reaches one robbed fetch in 500 sequences, in a
+                // config with `peer_grace_ms` 0, which the JS API never sets: without a grace timer
+                // whose lateness reveals a freeze, a tab thawing with a grant and its theft queued
+                // fetches between the two. The fresh-tab case replays once hit is
+                // `fresh_tab_refuses_a_token_fetched_before_the_sign_out`).
                 let text = if !self.token_messages.is_empty() && !self.signed_out && self.rng.chance(50) {
                     let index = self.rng.index(self.token_messages.len());
                     self.token_messages[index].clone()
