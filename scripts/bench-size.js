@@ -24,6 +24,6 @@ function table(title, files) {
 }
 
 table("shipped (what a browser loads)", ["dist/authlane_bg.wasm", "dist/index.js"]);
-table("bindings (each on top of the above)", ["dist/react.js", "dist/svelte.js", "dist/diagnostics.js"]);
+table("bindings (each on top of the above)", ["dist/react.js", "dist/svelte.js", "dist/graphql-ws.js", "dist/diagnostics.js"]);
 const unbundled = readdirSync(join(root, "build")).filter((name) => name.endsWith(".js")).sort();
 table("reference: unminified parts", ["wasm/authlane.js", ...unbundled.map((name) => `build/${name}`)]);

@@ -23,9 +23,9 @@ mkdir -p pkg/dist
   --legal-comments=none --log-level=warning --outfile=pkg/dist/index.js
 cp pkg/wasm/authlane_bg.wasm pkg/dist/
 cp pkg/build/*.d.ts pkg/dist/
-# The framework bindings (authlane/react, authlane/svelte) and authlane/diagnostics: one small file
+# The framework bindings (authlane/react, authlane/svelte), authlane/graphql-ws and authlane/diagnostics: one small file
 # each that imports the core bundle as "./index.js" instead of carrying a copy (so they share its
 # WebAssembly instance); react and svelte come from the app.
-"$bin/esbuild" pkg/build/react.js pkg/build/svelte.js pkg/build/diagnostics.js --bundle --format=esm --minify --target=es2020 \
+"$bin/esbuild" pkg/build/react.js pkg/build/svelte.js pkg/build/graphql-ws.js pkg/build/diagnostics.js --bundle --format=esm --minify --target=es2020 \
   --legal-comments=none --log-level=warning --outdir=pkg/dist \
   --external:./index.js --external:react --external:svelte --external:'svelte/*'

@@ -4,7 +4,7 @@ import { AuthlaneError, ErrorCodes, type AuthlaneErrorCode } from "./errors.js";
 import { createLogger, type TraceEvent } from "./log.js";
 import { isWasmLoaded, loadWasm, WasmSession } from "./wasm.js";
 import { wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
-import { wrapGraphqlWs, type CreateGraphqlWsClient, type GraphqlWsClient, type GraphqlWsWrapOptions } from "./graphql-ws.js";
+import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
@@ -93,12 +93,6 @@ export interface Auth {
   getToken(options?: { forceRefresh?: boolean }): Promise<string | null>;
   /** Wires a Convex-like client's `setAuth`/`clearAuth` and gates its operations; returns a client with the same API. */
   wrap<C extends ConvexLikeClient>(client: C): C;
-  /**
-   * Creates a graphql-ws client with `createClient(options)` whose connection_init carries the
-   * session's token: fetched at each connect, a restart on refresh and sign-out, one forced refresh
-   * after a 4401/4403 close, `subscribe`/`iterate` gated. Adds `restart()`.
-   */
-  wrapGraphqlWs<F extends CreateGraphqlWsClient>(createClient: F, options: GraphqlWsWrapOptions<F>): GraphqlWsClient<ReturnType<F>>;
   /** Drops the token everywhere in this session and clears wrapped clients' auth. Does not sign out of your provider. */
   signOut(): Promise<void>;
   /** Stops timers and listeners; pending calls fail with `disposed`. */
@@ -350,7 +344,7 @@ export function createAuth(options: AuthOptions): Auth {
     status: () => snapshot.status,
   };
 
-  return {
+  const auth: Auth = {
     ready,
     getState: () => snapshot,
     subscribe(listener) {
@@ -366,9 +360,6 @@ export function createAuth(options: AuthOptions): Auth {
     },
     wrap(client) {
       return wrapClient(port, client);
-    },
-    wrapGraphqlWs(createClient, graphqlWsOptions) {
-      return wrapGraphqlWs(port, expectAuth, createClient, graphqlWsOptions);
     },
     async signOut() {
       if (session) session.signOut();
@@ -392,6 +383,10 @@ export function createAuth(options: AuthOptions): Auth {
       statusListeners.clear();
     },
   };
+  // For the adapters of other entries (authlane/graphql-ws); not part of the typed API.
+  const access: PortAccess = { port, expectAuth };
+  Object.defineProperty(auth, SESSION_PORT, { value: access });
+  return auth;
 }
 
 export function assertWasmLoaded(): void {

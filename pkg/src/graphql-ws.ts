@@ -6,7 +6,10 @@
 // client reconnects and resubscribes by itself.
 //
 // graphql-ws is not imported: the app passes its `createClient`, described structurally here.
-import { AuthlaneError, ErrorCodes } from "./errors.js";
+// authlane/graphql-ws is its own entry (apps without graphql-ws do not carry it); it reaches the
+// session through the Auth object and shares the main bundle ("./index.js").
+import { AuthlaneError, ErrorCodes, type Auth } from "./index.js";
+import { SESSION_PORT, type PortAccess } from "./port.js";
 import { type SessionPort, TokenNeed } from "./wrap.js";
 
 /** A graphql-ws `Sink`. */
@@ -51,7 +54,7 @@ export interface GraphqlWsAuthOptions {
 /** graphql-ws' `createClient` (or anything shaped like it); its options type is read from it. */
 export type CreateGraphqlWsClient = (options: any) => GraphqlWsClientLike;
 
-/** The options `wrapGraphqlWs(createClient, options)` takes: createClient's own, plus authlane's. */
+/** The options `wrapGraphqlWs(auth, createClient, options)` takes: createClient's own, plus authlane's. */
 export type GraphqlWsWrapOptions<F extends CreateGraphqlWsClient> = Parameters<F>[0] & GraphqlWsClientOptionsLike & GraphqlWsAuthOptions;
 
 /** The wrapped client: graphql-ws's API, gated, plus `restart()` (reconnect with a freshly asked token). */
@@ -108,7 +111,22 @@ function defaultRetryWait(retries: number): Promise<void> {
   return new Promise((done) => setTimeout(done, 2 ** retries * 1000 + 300 + Math.floor(Math.random() * 2700)));
 }
 
+/**
+ * Creates a graphql-ws client with `createClient(options)` whose connection_init carries the
+ * session's token: fetched at each connect, a restart on refresh and sign-out, one forced refresh
+ * after a 4401/4403 close, `subscribe`/`iterate` gated. Adds `restart()`.
+ */
 export function wrapGraphqlWs<F extends CreateGraphqlWsClient>(
+  auth: Auth,
+  createClient: F,
+  options: GraphqlWsWrapOptions<F>,
+): GraphqlWsClient<ReturnType<F>> {
+  const access = (auth as unknown as { [SESSION_PORT]?: PortAccess } | null)?.[SESSION_PORT];
+  if (!access) throw new TypeError("wrapGraphqlWs: the first argument must be an Auth from createAuth()");
+  return wrapWithPort(access.port, access.expectAuth, createClient, options);
+}
+
+function wrapWithPort<F extends CreateGraphqlWsClient>(
   port: SessionPort,
   expectAuth: boolean,
   createClient: F,

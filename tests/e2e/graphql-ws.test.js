@@ -1,5 +1,5 @@
 // End to end with graphql-ws: the real `graphql-ws` browser client (6.x), wrapped by authlane's
-// `auth.wrapGraphqlWs`, in Chromium, against the real `graphql-ws` server checking JWTs like
+// `wrapGraphqlWs` (authlane/graphql-ws), in Chromium, against the real `graphql-ws` server checking JWTs like
 // Hasura's JWT mode (tests/e2e/support/hasura-like.js: RS256 via its JWKS, Hasura's claims
 // namespace, 4403 on a bad token, the socket closed when its token expires).
 //

@@ -25,7 +25,7 @@ test("every file the exports map names is in the packed package", async () => {
   const targets = new Set();
   const collect = (value) => (typeof value === "string" ? targets.add(value.replace(/^\.\//, "")) : Object.values(value).forEach(collect));
   collect(manifest.exports);
-  for (const entry of ["./react", "./svelte", "./diagnostics"]) assert.ok(manifest.exports[entry], `exports has ${entry}`);
+  for (const entry of ["./react", "./svelte", "./graphql-ws", "./diagnostics"]) assert.ok(manifest.exports[entry], `exports has ${entry}`);
   const { stdout } = await run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: `${root}pkg` });
   const packed = new Set(JSON.parse(stdout)[0].files.map((file) => file.path));
   for (const target of targets) assert.ok(packed.has(target), `${target} is packed`);

@@ -1,10 +1,11 @@
 // The graphql-ws page under test, bundled by esbuild at test time with the real `graphql-ws`
 // browser client and the built `authlane` package. `window.startApp(options)` creates the session
-// and `auth.wrapGraphqlWs(createClient, …)` against the Hasura-like server that served the page,
+// and `wrapGraphqlWs(auth, createClient, …)` against the Hasura-like server that served the page,
 // subscribes to `ticks` at once (before anything is authenticated) and records every token fetch,
 // tick, subscription error and socket close in `window.log`.
 import { createClient } from "graphql-ws";
 import { createAuth } from "authlane";
+import { wrapGraphqlWs } from "authlane/graphql-ws";
 
 const log = { fetches: [], ticks: [], errors: [], closes: [], states: [] };
 window.log = log;
@@ -25,7 +26,7 @@ window.startApp = ({ leewaySeconds = 2, subject = "user_e2e", signedOut, expectA
     log.states.push(error ? `${status}:${error.code}` : status);
   });
   window.auth = auth;
-  const client = auth.wrapGraphqlWs(createClient, {
+  const client = wrapGraphqlWs(auth, createClient, {
     url: `ws://${location.host}/v1/graphql`,
     signedOut,
     on: { closed: (event) => log.closes.push(event.code) },
