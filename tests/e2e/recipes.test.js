@@ -168,7 +168,10 @@ test("every recipe: accepted identity, 1 startup fetch, no expired token over 2.
     assert.deepEqual(pages[name].pageErrors, [], `${name}: no page error`);
     assert.ok(log.results.every((r) => subjectFits(name, r.subject) && r.issuer === iss.replace(/\/$/, "")),
       `${name}: every users:viewer result is the signed-in identity: ${JSON.stringify(log.results.slice(0, 3))}`);
-    assert.ok(log.fetches.every((fetch) => fetch.iss === iss && subjectFits(name, fetch.sub)), `${name}: every token has the provider's iss and sub`);
+    // A refresh may still be out at the provider when the soak ends: judge the answered ones.
+    const answered = log.fetches.filter((fetch) => fetch.returnedAt !== undefined);
+    const foreign = answered.filter((fetch) => fetch.iss !== iss || !subjectFits(name, fetch.sub));
+    assert.deepEqual(foreign, [], `${name}: every token has the provider's iss and sub`);
     assert.deepEqual(log.fetches.filter((fetch) => fetch.expired), [], `${name}: no token was already expired when handed over`);
     assert.ok(log.fetches.length >= SOAK_MS / 1000 / LIFETIME, `${name}: refreshed through the soak (${log.fetches.length} fetches)`);
     assert.ok(log.fetches.slice(1).every((fetch) => fetch.force), `${name}: refreshes are forced`);
