@@ -1,6 +1,7 @@
 // authlane/react: React 18 and 19 bindings. They hold no auth state of their own: every read is
 // `auth.getState()` through useSyncExternalStore, every change comes from `auth.subscribe()`.
 // Plain createElement (no JSX) so the file needs no JSX setting and pulls in no jsx-runtime.
+"use client"; // React Server Components may import the providers; the hooks run on the client only.
 import {
   createContext,
   createElement,
