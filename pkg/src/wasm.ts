@@ -1,6 +1,7 @@
 // Loads the WebAssembly module once, on first use (never at import: importing stays SSR-safe).
 import initWasm from "../wasm/authlane.js";
 import { AuthlaneError, ErrorCodes } from "./errors.js";
+import { relocatedWasmUrl } from "./locate.js";
 
 export { WasmSession, decodeToken as decodeTokenInWasm } from "../wasm/authlane.js";
 
@@ -11,7 +12,7 @@ let loaded = false;
 export type WasmSource = BufferSource | WebAssembly.Module | URL | Response;
 
 export function loadWasm(source?: WasmSource): Promise<void> {
-  loading ??= initWasm(source === undefined ? undefined : { module_or_path: source }).then(
+  loading ??= initWasm({ module_or_path: source ?? relocatedWasmUrl(import.meta.url) }).then(
     () => {
       loaded = true;
     },
