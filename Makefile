@@ -19,6 +19,7 @@ test-browser:
 bench: build
 	node scripts/bench-size.js
 	cargo run --quiet --release --example fetch_counts
+	node scripts/bench-startup.js
 
 # The demo against a real server: the devserver (sync endpoint + dev issuer) serving all four pages
 # on 127.0.0.1:8080 (PORT=… to change). `node www/serve.js` serves the pages statically instead.

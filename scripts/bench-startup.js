@@ -1,0 +1,84 @@
+// Startup benchmark (`make bench`): time from navigation start to the first query result computed
+// with the user's identity, the real `convex` ConvexClient bare vs wrapped by authlane, 1 and 8 tabs
+// opened together, on a first visit (a fresh browser context: nothing cached) and a repeat visit (the
+// same context after one load: the HTTP cache holds the scripts and the module). Prints the median of
+// each run's tabs and, for authlane, the split: module ready, lock, fetch, acceptance.
+// A benchmark, not a test: it asserts nothing and prints figures for BENCHMARKS.md.
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { launchChromium } from "../tests/support/chromium.js";
+import { repoRoot, startDevserver } from "../tests/e2e/support/devserver.js";
+
+const RUNS = Number(process.env.RUNS ?? 5);
+const out = resolve(repoRoot, "tests/e2e/out/startup");
+
+function bundlePage() {
+  execFileSync("cargo", ["build", "--quiet", "-p", "devserver"], { cwd: repoRoot, stdio: "inherit" });
+  mkdirSync(out, { recursive: true });
+  execFileSync(resolve(repoRoot, "node_modules/.bin/esbuild"), [
+    "tests/e2e/pages/startup.js", "--bundle", "--format=esm", "--minify", "--target=es2020", "--log-level=warning",
+    `--outfile=${resolve(out, "app.js")}`,
+  ], { cwd: repoRoot, stdio: "inherit" });
+  copyFileSync(resolve(repoRoot, "pkg/dist/authlane_bg.wasm"), resolve(out, "authlane_bg.wasm"));
+  copyFileSync(resolve(repoRoot, "tests/e2e/pages/index.html"), resolve(out, "index.html"));
+}
+
+const median = (values) => {
+  const sorted = values.filter((value) => typeof value === "number").sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)];
+};
+
+/** One run: `tabs` pages opened together; returns each tab's marks once all have a result. */
+async function run(browser, origin, { mode, tabs, visit }) {
+  const context = await browser.newContext();
+  try {
+    const url = `${origin}/bench/index.html?mode=${mode}`;
+    if (visit === "repeat") {
+      const warm = await context.newPage();
+      await warm.goto(url);
+      await warm.waitForFunction(() => window.marks?.firstResult !== null, null, { timeout: 20_000 });
+      await warm.close();
+    }
+    const pages = await Promise.all(Array.from({ length: tabs }, () => context.newPage()));
+    await Promise.all(pages.map((page) => page.goto(url)));
+    await Promise.all(pages.map((page) => page.waitForFunction(() => window.marks?.firstResult !== null, null, { timeout: 20_000 })));
+    return await Promise.all(pages.map((page) => page.evaluate(() => structuredClone(window.marks))));
+  } finally {
+    await context.close();
+  }
+}
+
+const format = (value) => (Number.isNaN(value) ? "–" : `${Math.round(value)}`);
+
+bundlePage();
+const server = await startDevserver(["--serve", `/bench=${out}`]);
+const browser = await launchChromium();
+try {
+  console.log(`startup: ms from navigation start, median of each run's tabs, median of ${RUNS} runs (real convex ConvexClient, devserver)`);
+  console.log("visit  | tabs | mode     | first result | script | module ready | lock | fetch start | fetch end | accepted | token calls");
+  for (const visit of ["first", "repeat"]) {
+    for (const tabs of [1, 8]) {
+      for (const mode of ["bare", "authlane"]) {
+        const runs = [];
+        for (let index = 0; index < RUNS; index++) runs.push(await run(browser, server.origin, { mode, tabs, visit }));
+        const pick = (fn) => median(runs.map((marks) => median(marks.map(fn))));
+        const calls = median(runs.map((marks) => marks.reduce((sum, tab) => sum + tab.fetches.length, 0)));
+        console.log([
+          visit.padEnd(6), String(tabs).padStart(4), mode.padEnd(8),
+          format(pick((tab) => tab.firstResult)).padStart(12),
+          format(pick((tab) => tab.script)).padStart(6),
+          format(pick((tab) => tab.moduleReady)).padStart(12),
+          format(pick((tab) => tab.trace.lock_acquired)).padStart(4),
+          format(pick((tab) => tab.fetches[0]?.start ?? tab.trace.fetch_started)).padStart(11),
+          format(pick((tab) => tab.fetches[0]?.end ?? tab.trace.peer_token_adopted)).padStart(9),
+          format(pick((tab) => tab.trace.server_accepted)).padStart(8),
+          String(calls).padStart(11),
+        ].join(" | "));
+      }
+    }
+  }
+} finally {
+  await browser.close();
+  await server.stop();
+}

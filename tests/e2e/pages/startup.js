@@ -1,0 +1,50 @@
+// The startup benchmark's page (scripts/bench-startup.js): the real `convex` ConvexClient, bare or
+// wrapped by authlane, started as the page's script runs, as an app would. It records, in ms from
+// navigation start, when the script ran, when the token fetches started and ended, authlane's own
+// milestones (module ready, lock, acceptance) and the first query result computed with the user's
+// identity. The token comes from the devserver's /debug/sign, a provider answering from its session
+// (one round trip per call, no rotation), so bare tabs can fetch as often as convex asks.
+import { ConvexClient } from "convex/browser";
+import { anyApi } from "convex/server";
+import { createAuth } from "authlane";
+
+const SUBJECT = "user_bench";
+const now = () => performance.now();
+const sinceNavigation = (epochMs) => epochMs - performance.timeOrigin;
+const marks = { script: now(), fetches: [], trace: {}, firstResult: null };
+window.marks = marks;
+
+async function fetchAccessToken() {
+  const fetch_ = { start: now(), end: null };
+  marks.fetches.push(fetch_);
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const response = await fetch("/debug/sign", {
+    method: "POST",
+    body: JSON.stringify({ iss: location.origin, sub: SUBJECT, aud: "convex", iat: exp - 600, exp }),
+  });
+  const { token } = await response.json();
+  fetch_.end = now();
+  return token;
+}
+
+const mode = new URLSearchParams(location.search).get("mode");
+const options = { unsavedChangesWarning: false };
+let client;
+if (mode === "authlane") {
+  const auth = createAuth({
+    fetchAccessToken,
+    expectAuth: true,
+    crossTab: { name: "bench" },
+    onTrace: (event) => {
+      marks.trace[event.kind] ??= sinceNavigation(event.at);
+    },
+  });
+  auth.ready.then(() => (marks.moduleReady = now()));
+  client = auth.wrap(new ConvexClient(location.origin, options));
+} else {
+  client = new ConvexClient(location.origin, { ...options, expectAuth: true });
+  client.setAuth(fetchAccessToken);
+}
+client.onUpdate(anyApi.messages.list, {}, (value) => {
+  if (value.viewer === SUBJECT && marks.firstResult === null) marks.firstResult = now();
+});
