@@ -12,14 +12,14 @@ const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 export const DEVSERVER_BINARY = resolve(repoRoot, "target/debug/devserver");
 
 /**
- * Starts `devserver --port <port> --serve /www=www --serve /pkg=pkg …args` from the repository root;
+ * Starts `devserver --port <port> --serve /www=www --serve /pkg=pkg --serve /tests/support=tests/support …args` from the repository root;
  * resolves with its origin once it listens. `stop()` sends SIGTERM and waits for the exit.
  */
 export async function startDemoDevserver({ port = 8080, args = [], stdio = "inherit" } = {}) {
   if (!existsSync(DEVSERVER_BINARY)) {
     throw new Error(`${DEVSERVER_BINARY} is missing: \`cargo build -p devserver\` (make demo does)`);
   }
-  const child = spawn(DEVSERVER_BINARY, ["--port", String(port), "--serve", "/www=www", "--serve", "/pkg=pkg", ...args], {
+  const child = spawn(DEVSERVER_BINARY, ["--port", String(port), "--serve", "/www=www", "--serve", "/pkg=pkg", "--serve", "/tests/support=tests/support", ...args], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", stdio],
   });

@@ -15,7 +15,7 @@ const redirectRoot = (request, response) => {
   response.writeHead(302, { location: "/www/" }).end();
   return true;
 };
-const server = await startStaticServer(["www", "pkg"], { port, api: redirectRoot });
+const server = await startStaticServer(["www", "pkg", "tests/support"], { port, api: redirectRoot });
 console.log(`authlane demo (open one in two tabs, or two side by side: they share one session):
   vanilla JS  ${server.origin}/www/
   React       ${server.origin}/www/dist/react/

@@ -23,7 +23,7 @@ after(async () => {
 /** A fresh issuer and server, a browser context signed in once, and `count` open tabs. */
 async function openTabs(count, { webLocks = true, crossTab = true, reuseWindowMs = 0, extraQuery = "" } = {}) {
   const issuer = createTokenIssuer({ lifetimeSeconds: LIFETIME_SECONDS, reuseWindowMs });
-  const server = await startStaticServer(["pkg", "tests/browser/pages"], { api: issuer.handle });
+  const server = await startStaticServer(["pkg", "tests/browser/pages", "tests/support"], { api: issuer.handle });
   const context = await browser.newContext();
   if (!webLocks) {
     await context.addInitScript(() => Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined }));

@@ -17,7 +17,7 @@ let server;
 
 before(async () => {
   await buildDemo();
-  server = await startStaticServer(["www", "pkg"]);
+  server = await startStaticServer(["www", "pkg", "tests/support"]);
   browser = await launchChromium();
 });
 

@@ -8,7 +8,7 @@ let browser;
 let server;
 
 before(async () => {
-  server = await startStaticServer(["www", "pkg"]);
+  server = await startStaticServer(["www", "pkg", "tests/support"]);
   browser = await launchChromium();
 });
 

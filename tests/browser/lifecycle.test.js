@@ -11,7 +11,7 @@ let browser;
 let server;
 
 before(async () => {
-  server = await startStaticServer(["pkg", "tests/browser/pages"]);
+  server = await startStaticServer(["pkg", "tests/browser/pages", "tests/support"]);
   browser = await launchChromium();
 });
 

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadAuthlane } from "authlane";
 import { explainRefusals, explainToken } from "authlane/diagnostics";
+import { base64urlEncode } from "../support/base64url.js";
 
 const NOW_MS = 1_795_392_000_000; // 2026-11-23T00:00:00Z
 const NOW = NOW_MS / 1000;
@@ -17,7 +18,7 @@ before(async () => {
   await loadAuthlane(readFileSync(fileURLToPath(import.meta.resolve("authlane/authlane_bg.wasm"))));
 });
 
-const b64 = (value) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+const b64 = (value) => base64urlEncode(typeof value === "string" ? value : JSON.stringify(value));
 const jwt = (header, claims) => `${b64(header)}.${b64(claims)}.c2ln`;
 const HEADER = { alg: "RS256", kid: "k1", typ: "JWT" };
 const live = (claims) => ({ sub: "user_1", iat: NOW - 10, exp: NOW + 50, ...claims });

@@ -53,7 +53,6 @@ before(async () => {
     const { js } = compile(source, { filename: file, generate: "server" });
     await writeFile(join(out, "svelte", `${file}.js`), js.code.replace(/(from\s+["']\.\/[^"']+\.svelte)(["'])/g, "$1.js$2"));
   }
-  await writeFile(join(out, "fakes.js"), await readFile(join(frameworks, "shared/fakes.js")));
 });
 
 after(() => rm(out, { recursive: true, force: true }));
@@ -81,7 +80,7 @@ test("the React example app renders to a string on the server: loading, no fetch
   const { createElement } = await import("react");
   const { renderToString } = await import("react-dom/server");
   const { createAuth } = await import("authlane");
-  const { createFakeConvexClient, createFakeIssuer, createProbe } = await import(pathToFileURL(join(out, "fakes.js")).href);
+  const { createFakeConvexClient, createFakeIssuer, createProbe } = await import(pathToFileURL(join(frameworks, "shared/fakes.js")).href);
   const { result: pages, started } = await timersStartedBy(async () => {
     const { App } = await import(pathToFileURL(join(out, "react-app.js")).href);
     const render = (source) => {
@@ -111,7 +110,7 @@ test("the React example app renders to a string on the server: loading, no fetch
 test("the Svelte example app renders on the server: loading, no session, no fetch, no timer", async () => {
   const { render } = await import("svelte/server");
   const { createAuth } = await import("authlane");
-  const { createFakeIssuer, createProbe } = await import(pathToFileURL(join(out, "fakes.js")).href);
+  const { createFakeIssuer, createProbe } = await import(pathToFileURL(join(frameworks, "shared/fakes.js")).href);
   const { result: pages, started } = await timersStartedBy(async () => {
     const { default: App } = await import(pathToFileURL(join(out, "svelte/App.svelte.js")).href);
     const renderWith = (source) => {

@@ -2,10 +2,9 @@
 // JWT-shaped: the client never verifies), and rotates refresh tokens with reuse detection — a
 // refresh token presented twice revokes its whole family, unless inside `reuseWindowMs` of its
 // first use (convex-auth allows 10 s). Counters at GET /stats; fault switches at POST /config.
+// Node only (the HTTP part); the tokens come from the shared minting core in fake-issuer.js.
 
-function base64url(text) {
-  return Buffer.from(text).toString("base64url");
-}
+import { mintJwt } from "./fake-issuer.js";
 
 async function readJson(request) {
   let body = "";
@@ -33,10 +32,8 @@ export function createTokenIssuer({ lifetimeSeconds = 20, reuseWindowMs = 0 } = 
   const issue = (family) => {
     const refreshToken = `rt_${family}_${++serial}_${Math.random().toString(36).slice(2)}`;
     refreshTokens.set(refreshToken, { family, usedAt: null, next: null });
-    const iat = Math.floor(Date.now() / 1000);
-    const header = base64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "test" }));
-    const claims = base64url(JSON.stringify({ iss: "http://issuer.test", sub: "user_1", aud: "convex", iat, exp: iat + config.lifetimeSeconds, jti: String(serial) }));
-    return { access_token: `${header}.${claims}.sig${serial}`, refresh_token: refreshToken, expires_in: config.lifetimeSeconds };
+    const accessToken = mintJwt(config.lifetimeSeconds, { iss: "http://issuer.test" });
+    return { access_token: accessToken, refresh_token: refreshToken, expires_in: config.lifetimeSeconds };
   };
 
   const refresh = (presented) => {

@@ -1,19 +1,7 @@
 // Browser-test harness: exposes authlane, a fake Convex-like client and a token minter on window.
 import * as authlane from "/pkg/dist/index.js";
-import { FakeConvexClient } from "./fake-convex-client.js";
-
-function base64url(text) {
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-let serial = 0;
-/** An unsigned-looking JWT issued now (page clock) living `lifetimeSeconds`; distinct every call. */
-function mint(lifetimeSeconds, { iatOffsetSeconds = 0, sub = "user_1" } = {}) {
-  const iat = Math.floor(Date.now() / 1000) + iatOffsetSeconds;
-  const header = base64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "k1" }));
-  const claims = base64url(JSON.stringify({ iss: "https://issuer.test", sub, aud: "convex", iat, exp: iat + lifetimeSeconds, jti: String(++serial) }));
-  return `${header}.${claims}.sig${String(serial).padStart(6, "0")}`;
-}
+import { FakeConvexClient } from "/tests/support/fake-convex.js";
+import { mintJwt } from "/tests/support/fake-issuer.js";
 
 /** A scripted fetchAccessToken: each call takes the next answer (a function of the args). */
 function scriptedFetcher(defaultAnswer) {
@@ -27,7 +15,8 @@ function scriptedFetcher(defaultAnswer) {
   return { fetchAccessToken, calls, script };
 }
 
-window.harness = { authlane, FakeConvexClient, mint, scriptedFetcher };
+// mint(lifetimeSeconds, options): a JWT-shaped token issued on the page clock, distinct every call.
+window.harness = { authlane, FakeConvexClient, mint: mintJwt, scriptedFetcher };
 window.harnessReady = true;
 
 /**

@@ -2,7 +2,8 @@
 // shared by every tab (as convex-auth and most OIDC SDKs do) and rotated on every refresh.
 // Query: ?crossTab=off, ?leeway=, ?app= (cross-tab name), ?lockTimeout=, ?storage=. Exposes window.auth and window.stats.
 import { createAuth } from "/pkg/dist/index.js";
-import { FakeConvexClient } from "./fake-convex-client.js";
+import { FakeConvexClient } from "/tests/support/fake-convex.js";
+import { claimsOf } from "/tests/support/fake-issuer.js";
 
 const params = new URLSearchParams(location.search);
 const REFRESH_TOKEN_KEY = "test-sdk:refresh-token";
@@ -30,10 +31,7 @@ async function fetchAccessToken() {
   }
 }
 
-function expiryOf(token) {
-  const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-  return claims.exp * 1000;
-}
+const expiryOf = (token) => claimsOf(token).exp * 1000;
 
 const auth = createAuth({
   fetchAccessToken,

@@ -18,11 +18,11 @@ import { oidcFetchAccessToken } from "../../../examples/recipes/custom-oidc.js";
 import { kindeFetchAccessToken } from "../../../examples/recipes/kinde.js";
 import { workosFetchAccessToken } from "../../../examples/recipes/workos.js";
 import { auth0StandIn, clerkStandIn, convexAuthStandIn, kindeStandIn } from "../support/provider-standins.js";
+import { claimsOf } from "../../support/fake-issuer.js";
 
 const log = { fetches: [], results: [], errors: [], authChanges: [], accepted: [] };
 window.log = log;
 
-const claimsOf = (jwt) => JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
 const settings = { lifetime: 4, leeway: 1 }; // token lifetime and the providers' cache leeways (s)
 window.setLifetime = (seconds) => (settings.lifetime = seconds);
 

@@ -7,6 +7,7 @@
 import { createServer } from "node:http";
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import Provider from "oidc-provider";
+import { base64urlEncode } from "../../support/base64url.js";
 
 /** A Map-backed oidc-provider adapter (with expiry, grant revocation and consumption). */
 function memoryAdapterFactory(store) {
@@ -65,8 +66,6 @@ function signingKey() {
   const kid = `e2e-${randomBytes(4).toString("hex")}`;
   return { ...privateKey.export({ format: "jwk" }), kid, use: "sig", alg: "RS256" };
 }
-
-const base64url = (buffer) => buffer.toString("base64url");
 
 /**
  * Starts the issuer. Each client registered with `addClient` has its own ID/access token lifetime
@@ -151,8 +150,8 @@ export async function startOidcIssuer() {
 
     /** The authorization request (PKCE S256) and the verifier that redeems its code. */
     authorizationRequest({ clientId, redirectUri }) {
-      const verifier = base64url(randomBytes(32));
-      const state = base64url(randomBytes(12));
+      const verifier = base64urlEncode(randomBytes(32));
+      const state = base64urlEncode(randomBytes(12));
       const url = new URL(`${issuer}/auth`);
       for (const [name, value] of Object.entries({
         client_id: clientId,
@@ -161,7 +160,7 @@ export async function startOidcIssuer() {
         scope: "openid offline_access",
         prompt: "consent",
         state,
-        code_challenge: base64url(createHash("sha256").update(verifier).digest()),
+        code_challenge: base64urlEncode(createHash("sha256").update(verifier).digest()),
         code_challenge_method: "S256",
       })) url.searchParams.set(name, value);
       return { url: url.href, verifier, state };

@@ -10,7 +10,8 @@ const options = { fetchAccessToken: issuer.fetchAccessToken, refreshLeewaySecond
 const auth = new URLSearchParams(location.search).get("source") === "auth" ? createAuth(options) : undefined;
 const convexClient = createFakeConvexClient();
 const probe = createProbe();
-window.app = { issuer, convexClient, probe, reactVersion: version };
+// The tests read the client's auth changes as `convexClient.log`.
+window.app = { issuer, convexClient: { log: convexClient.authChanges }, probe, reactVersion: version };
 
 createRoot(document.getElementById("root")).render(
   <StrictMode>

@@ -1,64 +1,18 @@
-// What the example apps sign in with: an in-page issuer minting unsigned JWTs with a short lifetime
-// (so a test sees real refreshes within seconds), a Convex-like client for convex/react's
-// ConvexProviderWithAuth, and a probe the tests read through window.app.
+// What the example apps sign in with: the shared fake issuer (tests/support/fake-issuer.js,
+// short-lived tokens so a test sees real refreshes within seconds), the shared Convex-like client
+// (tests/support/fake-convex.js) with a server that accepts every unexpired token, and a probe
+// the tests read through window.app.
+import { FakeConvexClient } from "../../support/fake-convex.js";
+import { claimsOf } from "../../support/fake-issuer.js";
 
-function base64url(text) {
-  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-/** An issuer whose fetchAccessToken has convex-js's contract: a JWT while signed in, else null. */
-export function createFakeIssuer({ lifetimeSeconds = 4, sub = "user_1" } = {}) {
-  let serial = 0;
-  const issuer = {
-    signedIn: false,
-    /** Every call, in order: { force, at, answered: "token" | "null" }. */
-    calls: [],
-    fetchAccessToken: async ({ forceRefreshToken }) => {
-      const signedIn = issuer.signedIn;
-      issuer.calls.push({ force: forceRefreshToken, at: Date.now(), answered: signedIn ? "token" : "null" });
-      if (!signedIn) return null;
-      const iat = Math.floor(Date.now() / 1000);
-      const header = base64url(JSON.stringify({ alg: "RS256", typ: "JWT" }));
-      const claims = base64url(
-        JSON.stringify({ iss: "https://issuer.test", sub, aud: "convex", iat, exp: iat + lifetimeSeconds, jti: String(++serial) }),
-      );
-      return `${header}.${claims}.unsigned${serial}`;
-    },
-    signIn() {
-      issuer.signedIn = true;
-    },
-    signOut() {
-      issuer.signedIn = false;
-    },
-  };
-  return issuer;
-}
+export { createFakeIssuer } from "../../support/fake-issuer.js";
 
 /**
- * The part of ConvexReactClient that ConvexProviderWithAuth drives: setAuth fetches a token
- * (unforced, as convex-js does first) and a "server" that accepts any token reports back.
+ * The client for convex/react's ConvexProviderWithAuth. Its `authChanges` ("setAuth",
+ * "authenticated", "unauthenticated", "clearAuth", in order) is what the framework tests read.
  */
 export function createFakeConvexClient() {
-  const client = {
-    /** "setAuth", "authenticated", "no_token", "clearAuth", in order. */
-    log: [],
-    config: null,
-    setAuth(fetchToken, onChange) {
-      const config = { fetchToken, onChange };
-      client.config = config;
-      client.log.push("setAuth");
-      void fetchToken({ forceRefreshToken: false }).then((token) => {
-        if (client.config !== config) return;
-        client.log.push(token ? "authenticated" : "no_token");
-        onChange(Boolean(token));
-      });
-    },
-    clearAuth() {
-      client.config = null;
-      client.log.push("clearAuth");
-    },
-  };
-  return client;
+  return new FakeConvexClient({ server: { latencyMs: 0, verdict: (token) => (claimsOf(token)?.exp ?? 0) * 1000 > Date.now() } });
 }
 
 /** Counts what the UI rendered, for assertions such as "the signed-out UI never rendered during a refresh". */
