@@ -367,19 +367,8 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let first = server.post("/auth/signin", json!({})).await.1;
     let rt1 = first["refresh_token"].as_str().unwrap();
     // Form-encoded, as OAuth clients send it.
-    let http = reqwest::Client::new();
     let form = |rt: &str| format!("grant_type=refresh_token&refresh_token={rt}");
-    let second = http
-        .post(format!("{}/oauth/token", server.origin))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(rt1))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let second: Value = serde_json::from_str(&second).unwrap();
+    let (_, second) = server.post_form("/oauth/token", &form(rt1)).await;
     let rt2 = second["refresh_token"].as_str().unwrap();
     assert_ne!(rt1, rt2);
     assert_ne!(first["access_token"], second["access_token"]);
