@@ -285,13 +285,12 @@ async fn a_mutation_answers_then_a_transition_reaches_its_ts_and_other_sessions_
     reader
         .authenticate(
             0,
-            &server
+            server
                 .post("/auth/signin", json!({"subject": "user_b"}))
                 .await
                 .1["access_token"]
                 .as_str()
-                .unwrap()
-                .to_string(),
+                .unwrap(),
         )
         .await;
     reader
