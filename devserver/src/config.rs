@@ -79,6 +79,23 @@ impl Options {
                     if !prefix.starts_with('/') {
                         return Err(format!("--serve {spec:?}: the prefix must start with '/'"));
                     }
+                    // Route syntax ({name}, *) or the root would not mean a folder to the router.
+                    let prefix = prefix.trim_end_matches('/');
+                    let plain = prefix.len() > 1
+                        && prefix[1..].split('/').all(|segment| {
+                            !segment.is_empty()
+                                && segment.bytes().all(|byte| {
+                                    byte.is_ascii_alphanumeric() || b"-_.".contains(&byte)
+                                })
+                        });
+                    if !plain {
+                        return Err(format!(
+                            "--serve {spec:?}: the prefix must name a folder like /www (letters, digits, - _ . between slashes)"
+                        ));
+                    }
+                    if options.serve.iter().any(|(given, _)| given == prefix) {
+                        return Err(format!("--serve {spec:?}: {prefix} is served twice"));
+                    }
                     let dir = PathBuf::from(dir);
                     if !dir.is_dir() {
                         return Err(format!(
@@ -86,9 +103,7 @@ impl Options {
                             dir.display()
                         ));
                     }
-                    options
-                        .serve
-                        .push((prefix.trim_end_matches('/').to_string(), dir));
+                    options.serve.push((prefix.to_string(), dir));
                 }
                 "--ping-interval-ms" => {
                     options.ping_interval_ms = number(
@@ -312,6 +327,15 @@ mod tests {
         assert!(parse(&["--serve", "/x=/definitely/missing"])
             .unwrap_err()
             .contains("not a directory"));
+        for prefix in ["/", "/{x}", "/a//b", "/*"] {
+            assert!(parse(&["--serve", &format!("{prefix}=.")])
+                .unwrap_err()
+                .contains("must name a folder"));
+        }
+        assert!(parse(&["--serve", "/a=.", "--serve", "/a/=."])
+            .unwrap_err()
+            .contains("served twice"));
+        assert_eq!(parse(&["--serve", "/a/b/=."]).unwrap().serve[0].0, "/a/b");
         assert!(parse(&["--ping-interval-ms", "70000"])
             .unwrap_err()
             .contains("60"));

@@ -1,11 +1,29 @@
 //! devserver: a Convex-like sync server on 127.0.0.1 with token verification like Convex's
 //! `auth.config`, an embedded dev issuer, counters and fault switches — for authlane's demo and
 //! end-to-end tests. `devserver --help` lists the flags.
+//!
+//! Modules, in layers: each uses only modules on lower lines, so no two import each other
+//! (`tests/module_graph.rs` checks this against the `use crate::` lines).
+//!
+//! ```text
+//! router                                       the route table, CORS and no-store
+//! sync  workos  debug_routes  static_files     websocket sessions; the WorkOS grant; /debug/*; --serve
+//! issuer_routes                                discovery, JWKS, sign-in, refresh grant, token faults
+//! state  http                                  AppState and Control; body parsing, 404
+//! functions                                    the store and the query/mutation/action registry
+//! verify                                       token verification like Convex's auth.config
+//! config  issuer  stats                        flags and auth config; the dev issuer; counters, faults
+//! ```
 
 mod config;
+mod debug_routes;
 mod functions;
+mod http;
 mod issuer;
-mod server;
+mod issuer_routes;
+mod router;
+mod state;
+mod static_files;
 mod stats;
 mod sync;
 mod verify;
@@ -20,7 +38,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 use config::{Options, Provider};
-use server::AppState;
+use state::AppState;
 use stats::{Faults, Stats};
 
 fn fail(message: &str) -> ! {
@@ -107,7 +125,7 @@ async fn main() {
     println!("devserver listening on {origin}");
     std::io::stdout().flush().ok();
 
-    let app = server::router(state.clone());
+    let app = router::router(state.clone());
     let stopping = state.clone();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;

@@ -9,10 +9,13 @@
 //! `--ping-interval-ms`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -21,7 +24,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::functions;
 use crate::issuer::redact;
-use crate::server::{AppState, Control};
+use crate::state::{AppState, Control};
 use crate::verify::Identity;
 
 /// A u64 timestamp as the protocol sends it: 8 bytes little-endian, base64.
@@ -86,7 +89,13 @@ struct Session {
     clock_skew_ms: Option<f64>,
 }
 
-pub async fn run(mut socket: WebSocket, state: Arc<AppState>, id: u64) {
+/// `GET /api/{version}/sync`: upgrades to a websocket and runs one numbered session on it.
+pub async fn socket(State(state): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> Response {
+    let id = state.next_session.fetch_add(1, Ordering::Relaxed) + 1;
+    upgrade.on_upgrade(move |socket| run(socket, state, id))
+}
+
+async fn run(mut socket: WebSocket, state: Arc<AppState>, id: u64) {
     state.stats.bump("connections");
     let mut data = state.data.subscribe();
     let mut control = state.control.subscribe();

@@ -11,32 +11,35 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::http::parse_body;
 use crate::issuer::now_secs;
-use crate::server::{cors, parse_body, refresh_failure, token_faults, AppState};
+use crate::issuer_routes::{refresh_failure, token_faults};
+use crate::state::AppState;
 
-pub async fn authenticate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let (lifetime, skew) = match token_faults(&state).await {
-        Ok(settings) => settings,
-        Err(response) => return response,
-    };
+pub async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let (lifetime, skew) = token_faults(&state).await?;
     let body = parse_body(&body);
     let client_id = body["client_id"].as_str().unwrap_or("");
     if body["grant_type"].as_str() != Some("refresh_token") || client_id.is_empty() {
-        return cors((
+        return Err((
             StatusCode::BAD_REQUEST,
             Json(json!({"error": "invalid_request",
                         "error_description": "expected grant_type refresh_token and a client_id"})),
-        ));
+        )
+            .into_response());
     }
     let presented = body["refresh_token"].as_str().unwrap_or("");
-    let redeemed = match state.issuer.redeem(presented) {
-        Ok(redeemed) => redeemed,
-        Err(error) => return refresh_failure(&state, presented, error),
-    };
+    let redeemed = state
+        .issuer
+        .redeem(presented)
+        .map_err(|error| refresh_failure(&state, presented, error))?;
     state.stats.bump("refreshes");
     let iat = now_secs() + skew;
     let access_token = state.issuer.mint(
@@ -48,7 +51,7 @@ pub async fn authenticate(State(state): State<Arc<AppState>>, body: Bytes) -> Re
         None,
     );
     let created = "2026-01-01T00:00:00.000Z";
-    cors(Json(json!({
+    Ok(Json(json!({
         "user": {
             "object": "user", "id": redeemed.subject, "email": format!("{}@example.com", redeemed.subject),
             "email_verified": true, "first_name": redeemed.name, "last_name": null,
@@ -58,5 +61,6 @@ pub async fn authenticate(State(state): State<Arc<AppState>>, body: Bytes) -> Re
         "access_token": access_token,
         "refresh_token": redeemed.refresh_token,
         "authentication_method": "Password",
-    })))
+    }))
+    .into_response())
 }

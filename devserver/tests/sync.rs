@@ -285,13 +285,12 @@ async fn a_mutation_answers_then_a_transition_reaches_its_ts_and_other_sessions_
     reader
         .authenticate(
             0,
-            &server
+            server
                 .post("/auth/signin", json!({"subject": "user_b"}))
                 .await
                 .1["access_token"]
                 .as_str()
-                .unwrap()
-                .to_string(),
+                .unwrap(),
         )
         .await;
     reader
@@ -367,19 +366,8 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let first = server.post("/auth/signin", json!({})).await.1;
     let rt1 = first["refresh_token"].as_str().unwrap();
     // Form-encoded, as OAuth clients send it.
-    let http = reqwest::Client::new();
     let form = |rt: &str| format!("grant_type=refresh_token&refresh_token={rt}");
-    let second = http
-        .post(format!("{}/oauth/token", server.origin))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(rt1))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let second: Value = serde_json::from_str(&second).unwrap();
+    let (_, second) = server.post_form("/oauth/token", &form(rt1)).await;
     let rt2 = second["refresh_token"].as_str().unwrap();
     assert_ne!(rt1, rt2);
     assert_ne!(first["access_token"], second["access_token"]);

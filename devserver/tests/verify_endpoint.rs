@@ -9,7 +9,9 @@ use common::{auth_config, now, Server};
 use serde_json::{json, Value};
 
 async fn verify(server: &Server, header: Value, claims: Value) -> Value {
-    let (status, minted) = server.post("/debug/mint", json!({ "header": header, "claims": claims })).await;
+    let (status, minted) = server
+        .post("/debug/mint", json!({ "header": header, "claims": claims }))
+        .await;
     assert_eq!(status, 200, "{minted}");
     let token = minted["token"].as_str().unwrap().to_string();
     let (status, verdict) = server.post("/debug/verify", Value::String(token)).await;
@@ -30,7 +32,11 @@ async fn verify_reports_the_verifiers_verdict() {
     assert_eq!(accepted["subject"], json!("user_1"));
 
     let exact = verify(&server, json!({}), live("https://jwt.example")).await;
-    assert_eq!((exact["accepted"].clone(), exact["reason"].clone()), (json!(false), json!("NoAuthProvider")), "{exact}");
+    assert_eq!(
+        (exact["accepted"].clone(), exact["reason"].clone()),
+        (json!(false), json!("NoAuthProvider")),
+        "{exact}"
+    );
 
     // The embedded issuer (an OIDC entry) still ignores a trailing slash on iss.
     let embedded = verify(&server, json!({}), live(&format!("{}/", server.origin))).await;
@@ -42,7 +48,9 @@ async fn verify_reports_the_verifiers_verdict() {
     let oidc_no_kid = verify(&server, json!({"kid": null}), live(&server.origin)).await;
     assert_eq!(oidc_no_kid["accepted"], json!(true), "{oidc_no_kid}");
     // …until a rotation publishes two.
-    server.post("/debug/rotate-keys", json!({"keepOld": true})).await;
+    server
+        .post("/debug/rotate-keys", json!({"keepOld": true}))
+        .await;
     let two_keys = verify(&server, json!({"kid": null}), live(&server.origin)).await;
     assert_eq!(two_keys["reason"], json!("UnknownKid"), "{two_keys}");
 
@@ -54,6 +62,8 @@ async fn verify_reports_the_verifiers_verdict() {
     let es256 = verify(&server, json!({"alg": "ES256"}), live(&server.origin)).await;
     assert_eq!(es256["reason"], json!("InvalidAlgorithm"), "{es256}");
 
-    let (_, garbage) = server.post("/debug/verify", Value::String("not-a-jwt".into())).await;
+    let (_, garbage) = server
+        .post("/debug/verify", Value::String("not-a-jwt".into()))
+        .await;
     assert_eq!(garbage["reason"], json!("MalformedToken"), "{garbage}");
 }

@@ -59,13 +59,27 @@ impl Server {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
+        self.answer(
+            self.http
+                .post(format!("{}{path}", self.origin))
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// Posts an `application/x-www-form-urlencoded` body, as OAuth clients do.
+    pub async fn post_form(&self, path: &str, body: &str) -> (u16, Value) {
+        let request = self
             .http
             .post(format!("{}{path}", self.origin))
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_string());
+        self.answer(request).await
+    }
+
+    /// The status and the body as JSON (or as a JSON string when it is not JSON).
+    async fn answer(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         (
