@@ -1,8 +1,9 @@
 // createAuth: the JavaScript owner of one wasm session. It keeps what only JavaScript can hold
 // (promises, listeners, the operations the gate holds) and forwards every decision to the core.
 import { AuthlaneError, ErrorCodes, type AuthlaneErrorCode } from "./errors.js";
-import { createLogger, type TraceEvent } from "./log.js";
-import { isWasmLoaded, loadWasm, WasmSession } from "./wasm.js";
+import { createLogger, createThrowReporter, type TraceEvent } from "./log.js";
+import { resolveOptions } from "./options.js";
+import { intoWasm, isWasmLoaded, loadWasm, moduleTrap, watchTraps, WasmSession } from "./wasm.js";
 import { wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
 import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
@@ -54,12 +55,6 @@ export interface TokenStorage {
   getItem(key: string): string | null | Promise<string | null>;
   setItem(key: string, value: string): void | Promise<void>;
   removeItem(key: string): void | Promise<void>;
-}
-
-function crossTabName(option: AuthOptions["crossTab"]): string | undefined {
-  if (option === false) return undefined;
-  const name = typeof option === "object" ? option.name : undefined;
-  return name && name.length > 0 ? name : "default";
 }
 
 export type AuthStatus = "loading" | "authenticated" | "unauthenticated";
@@ -134,16 +129,28 @@ function inBrowser(): boolean {
   return typeof window !== "undefined" && typeof document !== "undefined";
 }
 
-function reportListenerError(error: unknown): void {
-  console.error("[authlane] a listener threw:", error);
+/** Calls every listener; one that throws is reported and the others still run. */
+function callEach<A extends unknown[]>(listeners: Iterable<(...args: A) => void>, args: A, onThrow: (error: unknown) => void): void {
+  for (const listener of [...listeners]) {
+    try {
+      listener(...args);
+    } catch (error) {
+      onThrow(error);
+    }
+  }
 }
 
+/**
+ * Creates a session. Throws `AuthlaneError` `invalid_argument` at once for a wrong option; everything
+ * after that settles: a module that fails to load or traps fails the session with its error.
+ */
 export function createAuth(options: AuthOptions): Auth {
-  if (typeof options?.fetchAccessToken !== "function") {
-    throw new TypeError("createAuth: options.fetchAccessToken must be a function");
-  }
-  const expectAuth = options.expectAuth ?? false;
-  const log = createLogger(options.verbose, options.onTrace);
+  const resolved = resolveOptions(options);
+  const { expectAuth } = resolved;
+  const report = createThrowReporter();
+  const reportListenerError = (error: unknown) => report("a subscribe listener", error);
+  const reportClientError = (error: unknown) => report("a wrapped client's setAuth or clearAuth", error);
+  const log = createLogger(resolved.verbose, resolved.onTrace, report);
   const listeners = new Set<() => void>();
   const tokenChangeListeners = new Set<(generation: number) => void>();
   const statusListeners = new Set<(status: AuthStatus) => void>();
@@ -151,9 +158,13 @@ export function createAuth(options: AuthOptions): Auth {
   const heldOperations = new Map<number, HeldOperation>();
   /** Operation ids submitted before the session existed, in call order. */
   const heldBeforeReady: number[] = [];
+  /** Token requests made before the session existed. */
+  const pendingRequests: Array<() => void> = [];
   let session: WasmSession | null = null;
   let snapshot = LOADING_SNAPSHOT;
   let disposed = false;
+  /** Set when the module failed to load or trapped: every call settles with it from then on. */
+  let failure: AuthlaneError | null = null;
   let nextWaiter = 1;
   let nextOperation = 1;
   let clientAttached = false;
@@ -161,18 +172,27 @@ export function createAuth(options: AuthOptions): Auth {
   const setSnapshot = (next: AuthSnapshot) => {
     if (next === snapshot) return;
     snapshot = next;
-    for (const listener of [...listeners]) {
-      try {
-        listener();
-      } catch (error) {
-        reportListenerError(error);
-      }
+    callEach(listeners, [], reportListenerError);
+  };
+
+  /**
+   * Every call into the session goes through here: a trap fails this session and, through the
+   * shared module, every other one (`undefined` is returned then; the failure has settled all).
+   */
+  const use = <T>(call: (current: WasmSession) => T): T | undefined => {
+    const current = session;
+    if (!current) return undefined;
+    try {
+      return intoWasm(() => call(current));
+    } catch (error) {
+      fail(error instanceof AuthlaneError ? error : new AuthlaneError(ErrorCodes.InternalError, `authlane's session failed: ${error}`));
+      return undefined;
     }
   };
 
   const claimsNow = (): TokenClaims | null => {
-    const claims = (session?.claims() as TokenClaims | null) ?? null;
-    if (claims) claims.hasura = hasuraClaims(session?.token());
+    const claims = (use((current) => current.claims()) as TokenClaims | null | undefined) ?? null;
+    if (claims) claims.hasura = hasuraClaims(use((current) => current.token()));
     return claims;
   };
 
@@ -201,7 +221,7 @@ export function createAuth(options: AuthOptions): Auth {
             if (error) operation.reject(error);
             else operation.release();
           } catch (thrown) {
-            reportListenerError(thrown);
+            report("a held operation", thrown);
           }
         }
         break;
@@ -213,7 +233,7 @@ export function createAuth(options: AuthOptions): Auth {
         if (snapshot.isAuthenticated && (claims?.sub !== previous?.sub || claims?.iss !== previous?.iss)) {
           setSnapshot(snapshotOf("authenticated", claims, null));
         }
-        for (const listener of [...tokenChangeListeners]) listener(a as number);
+        callEach(tokenChangeListeners, [a as number], reportClientError);
         break;
       }
       case "state": {
@@ -221,7 +241,7 @@ export function createAuth(options: AuthOptions): Auth {
         const error = b ? new AuthlaneError(b as AuthlaneErrorCode, c as string) : null;
         log.state(status, error);
         setSnapshot(snapshotOf(status, claimsNow(), error));
-        for (const listener of [...statusListeners]) listener(status);
+        callEach(statusListeners, [status], reportClientError);
         break;
       }
       case "trace":
@@ -232,30 +252,60 @@ export function createAuth(options: AuthOptions): Auth {
 
   /** Diagnostics for a refused token: only when configured, heard, and the token is still current. */
   const explainRefusal = (generation: number) => {
-    const current = session;
-    if (!options.diagnostics || !log.listening || !current || current.generation() !== generation) return;
-    const token = current.token();
+    const explain = resolved.diagnostics;
+    if (!explain || !log.listening || use((current) => current.generation()) !== generation) return;
+    const token = use((current) => current.token());
     if (!token) return;
     try {
-      const { line, code } = options.diagnostics(token);
+      const { line, code } = explain(token);
       log.explained(line, code);
     } catch (error) {
-      reportListenerError(error);
+      report("diagnostics", error);
     }
   };
 
-  const settleWithoutSession = (error: AuthlaneError) => {
-    setSnapshot(snapshotOf("unauthenticated", null, error));
-    for (const waiter of waiters.values()) waiter.reject(error);
-    waiters.clear();
-    const runHeld = (options.signedOutOperations ?? "run") === "run";
-    for (const id of heldBeforeReady.splice(0)) {
-      const operation = heldOperations.get(id);
-      heldOperations.delete(id);
-      if (runHeld) operation?.release();
-      else operation?.reject(error);
+  /** Frees a session without letting a dead module's trap escape (free also unregisters its finalizer). */
+  const release = (ending: WasmSession) => {
+    try {
+      ending.free();
+    } catch {
+      // The module trapped: there is nothing left to free.
     }
   };
+
+  /**
+   * The module failed to load or trapped: the session is over. Everything pending settles with
+   * the error, held operations reject (they were waiting for auth that will not come), the state
+   * says why, and wrapped clients hear "unauthenticated" and clear their auth.
+   */
+  const fail = (error: AuthlaneError) => {
+    if (failure || disposed) return;
+    failure = error;
+    const ending = session;
+    session = null;
+    // Later: this may run inside a call from that very session.
+    if (ending) queueMicrotask(() => release(ending));
+    stopWatchingTraps();
+    pendingRequests.length = 0;
+    heldBeforeReady.length = 0;
+    for (const waiter of waiters.values()) waiter.reject(error);
+    waiters.clear();
+    const held = [...heldOperations.values()];
+    heldOperations.clear();
+    for (const operation of held) {
+      try {
+        operation.reject(error);
+      } catch (thrown) {
+        report("a held operation", thrown);
+      }
+    }
+    log.state("unauthenticated", error);
+    setSnapshot(snapshotOf("unauthenticated", null, error));
+    callEach(statusListeners, ["unauthenticated"], reportClientError);
+  };
+  const stopWatchingTraps = inBrowser()
+    ? watchTraps({ probe: () => session?.generation(), trapped: fail })
+    : () => false;
 
   const ready: Promise<void> = !inBrowser()
     ? new Promise<void>(() => {
@@ -264,65 +314,87 @@ export function createAuth(options: AuthOptions): Auth {
     : loadWasm().then(
         () => {
           if (disposed) return;
-          session = new WasmSession(
-            options.fetchAccessToken,
-            onOutput,
-            (options.refreshLeewaySeconds ?? 10) * 1000,
-            expectAuth,
-            options.signedOutOperations === "reject",
-            options.fetchTimeoutMs ?? 30_000,
-            crossTabName(options.crossTab),
-            (typeof options.crossTab === "object" && options.crossTab.lockTimeoutMs) || 10_000,
-            options.storage ?? "memory",
-          );
-          if (clientAttached) session.attachClient();
+          const trap = moduleTrap();
+          if (trap) {
+            fail(trap);
+            throw trap;
+          }
+          try {
+            session = intoWasm(
+              () =>
+                new WasmSession(
+                  resolved.fetchAccessToken,
+                  onOutput,
+                  resolved.refreshLeewayMs,
+                  expectAuth,
+                  resolved.signedOutOperations === "reject",
+                  resolved.fetchTimeoutMs,
+                  resolved.crossTab?.name,
+                  resolved.crossTab?.lockTimeoutMs ?? 0,
+                  resolved.storage,
+                ),
+            );
+          } catch (error) {
+            const failed = error instanceof AuthlaneError ? error : new AuthlaneError(ErrorCodes.InternalError, `authlane's session could not start: ${error}`);
+            fail(failed);
+            throw failed;
+          }
+          if (clientAttached) use((current) => current.attachClient());
           // Operations called before the module loaded go to the gate now, in call order.
           for (const id of heldBeforeReady.splice(0)) {
-            if (session.submitOperation(id)) {
+            if (use((current) => current.submitOperation(id))) {
               const operation = heldOperations.get(id);
               heldOperations.delete(id);
               operation?.release();
             }
           }
-          session.start();
+          use((current) => current.start());
           for (const request of pendingRequests.splice(0)) request();
+          if (failure) throw failure;
         },
         (error: AuthlaneError) => {
-          if (!disposed) settleWithoutSession(error);
+          if (!disposed) fail(error);
+          throw error;
         },
       );
   // Callers that never await `ready` must not see an unhandled rejection.
   ready.catch(() => {});
-  const pendingRequests: Array<() => void> = [];
 
   const port: SessionPort = {
     attachClient() {
       clientAttached = true;
-      session?.attachClient();
+      use((current) => current.attachClient());
     },
     requestToken(need: TokenNeed, held: number) {
       if (disposed) return Promise.reject(new AuthlaneError(ErrorCodes.Disposed, "the session was disposed"));
+      if (failure) return Promise.reject(failure);
       if (!inBrowser()) return Promise.resolve({ token: null, generation: 0 });
       return new Promise((resolve, reject) => {
         const id = nextWaiter++;
         waiters.set(id, { resolve, reject });
-        const send = () => session?.requestToken(id, need, held);
+        const send = () => use((current) => current.requestToken(id, need, held));
         if (session) send();
         else pendingRequests.push(send);
       });
     },
     serverVerdict(generation: number, accepted: boolean) {
       if (generation > 0 && !accepted) explainRefusal(generation);
-      if (generation > 0) session?.serverVerdict(generation, accepted);
+      if (generation > 0) use((current) => current.serverVerdict(generation, accepted));
     },
     submitOperation(operation: HeldOperation): { held: boolean; id: number } {
       const id = nextOperation++;
-      let runNow: boolean;
-      if (session) runNow = session.submitOperation(id);
-      else if (disposed || !expectAuth || snapshot.status === "unauthenticated") runNow = true;
-      else {
+      let runNow: boolean | undefined;
+      if (session) runNow = use((current) => current.submitOperation(id));
+      else if (disposed || !expectAuth) runNow = true;
+      else if (!failure) {
         heldBeforeReady.push(id);
         runNow = false;
+      }
+      if (failure && !disposed) {
+        // No auth will come: operations gated on it fail with the reason; ungated ones run.
+        if (!expectAuth) return { held: false, id };
+        operation.reject(failure);
+        return { held: true, id };
       }
       if (!runNow) heldOperations.set(id, operation);
       return { held: !runNow, id };
@@ -331,7 +403,7 @@ export function createAuth(options: AuthOptions): Auth {
       heldOperations.delete(id);
       const index = heldBeforeReady.indexOf(id);
       if (index >= 0) heldBeforeReady.splice(index, 1);
-      session?.cancelOperation(id);
+      use((current) => current.cancelOperation(id));
     },
     onTokenChanged(listener) {
       tokenChangeListeners.add(listener);
@@ -362,17 +434,25 @@ export function createAuth(options: AuthOptions): Auth {
       return wrapClient(port, client);
     },
     async signOut() {
-      if (session) session.signOut();
-      else if (!disposed && inBrowser()) await ready.then(() => session?.signOut());
+      if (!session && !disposed && !failure && inBrowser()) await ready;
+      use((current) => current.signOut());
+      if (failure) throw failure;
     },
     dispose() {
       if (disposed) return;
       disposed = true;
+      stopWatchingTraps();
       const ending = session;
       session = null;
-      ending?.dispose();
+      if (ending && !moduleTrap()) {
+        try {
+          intoWasm(() => ending.dispose());
+        } catch {
+          // A trap: reported to every session already; this one settles below all the same.
+        }
+      }
       // Freed after the current call stack: dispose() may run inside a callback from this very session.
-      if (ending) queueMicrotask(() => ending.free());
+      if (ending) queueMicrotask(() => release(ending));
       const error = new AuthlaneError(ErrorCodes.Disposed, "the session was disposed");
       for (const waiter of waiters.values()) waiter.reject(error);
       waiters.clear();

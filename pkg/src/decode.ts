@@ -16,6 +16,7 @@ export function decodeToken(token: string): DecodedToken {
   try {
     return { ...(decodeTokenInWasm(token) as DecodedToken), hasura: hasuraClaims(token) };
   } catch (error) {
+    if (error instanceof AuthlaneError) throw error;
     const message = (error as { message?: string })?.message ?? "not a JWT";
     throw new AuthlaneError(ErrorCodes.MalformedToken, message);
   }

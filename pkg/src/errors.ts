@@ -18,10 +18,12 @@ export const ErrorCodes = {
   Disposed: "disposed",
   /** The WebAssembly module could not be loaded. */
   WasmLoadFailed: "wasm_load_failed",
-  /** A helper was called with an argument it cannot use (e.g. a malformed providers config). */
+  /** An option or argument of the wrong type or out of range (e.g. `fetchTimeoutMs: 0`, a malformed providers config). */
   InvalidArgument: "invalid_argument",
   /** A synchronous helper was called before the WebAssembly module finished loading. */
   NotInitialized: "not_initialized",
+  /** The WebAssembly module trapped (a bug): every session on the page is unusable until it reloads. */
+  InternalError: "internal_error",
 } as const;
 
 export type AuthlaneErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

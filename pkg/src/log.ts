@@ -18,6 +18,22 @@ export interface TraceEvent {
   detail: string | null;
 }
 
+/** Reports an exception thrown by the app's code (`source` names it); never rethrows. */
+export type ThrowReporter = (source: string, error: unknown) => void;
+
+/**
+ * One console.error per source and session: a listener that throws on every change must not
+ * flood the console, and must never stop the state update or the other listeners.
+ */
+export function createThrowReporter(): ThrowReporter {
+  const reported = new Set<string>();
+  return (source, error) => {
+    if (reported.has(source)) return;
+    reported.add(source);
+    console.error(`[authlane] ${source} threw (reported once; authlane carries on):`, error);
+  };
+}
+
 export interface Logger {
   /** Someone hears these lines or events (diagnostics costing work are skipped otherwise). */
   readonly listening: boolean;
@@ -27,13 +43,33 @@ export interface Logger {
   state(status: string, error: AuthlaneError | null): void;
 }
 
-export function createLogger(verbose: boolean | ((line: string) => void) | undefined, onTrace?: (event: TraceEvent) => void): Logger {
+export function createLogger(
+  verbose: boolean | ((line: string) => void) | undefined,
+  onTrace: ((event: TraceEvent) => void) | undefined,
+  report: ThrowReporter,
+): Logger {
   const sink = typeof verbose === "function" ? verbose : verbose ? (line: string) => console.debug(line) : null;
+  const line = (text: string) => {
+    if (!sink) return;
+    try {
+      sink(text);
+    } catch (error) {
+      report("the verbose sink", error);
+    }
+  };
+  const event = (kind: string, tokenTail: string | null, value: number | null, code: string | null, detail: string | null) => {
+    if (!onTrace) return;
+    try {
+      onTrace({ at: Date.now(), kind, tokenTail, value, code, detail });
+    } catch (error) {
+      report("onTrace", error);
+    }
+  };
   return {
     listening: sink !== null || onTrace !== undefined,
-    explained(line, code) {
-      sink?.(`[authlane] server refused the token: ${line}`);
-      onTrace?.({ at: Date.now(), kind: "token_explained", tokenTail: null, value: null, code, detail: line });
+    explained(text, code) {
+      line(`[authlane] server refused the token: ${text}`);
+      event("token_explained", null, null, code, text);
     },
     trace(kind, tokenTail, value, code, detail) {
       if (sink) {
@@ -42,13 +78,13 @@ export function createLogger(verbose: boolean | ((line: string) => void) | undef
         if (tokenTail) parts.push(tokenTail);
         if (value !== null) parts.push(String(value));
         if (code) parts.push(code);
-        sink(parts.join(" "));
+        line(parts.join(" "));
       }
-      onTrace?.({ at: Date.now(), kind, tokenTail, value, code, detail });
+      event(kind, tokenTail, value, code, detail);
     },
     state(status, error) {
-      sink?.(`[authlane] state → ${status}${error ? ` (${error.code}: ${error.message})` : ""}`);
-      onTrace?.({ at: Date.now(), kind: "state", tokenTail: null, value: null, code: error?.code ?? null, detail: status });
+      line(`[authlane] state → ${status}${error ? ` (${error.code}: ${error.message})` : ""}`);
+      event("state", null, null, error?.code ?? null, status);
     },
   };
 }

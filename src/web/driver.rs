@@ -8,6 +8,7 @@ use alloc::boxed::Box;
 use js_sys::{Array, Function, Uint32Array};
 use wasm_bindgen::prelude::*;
 
+use super::bounded::bounded_record;
 use super::channel::PeerChannel;
 use super::clock::now;
 use super::fetch::call_fetch_access_token;
@@ -101,7 +102,7 @@ impl Driver {
         }) as Box<dyn FnMut(f64)>);
         let on_message = Closure::wrap(Box::new(move |text: JsValue| {
             if let Some(driver) = message.upgrade() {
-                let text = text.as_string().unwrap_or_default();
+                let text = bounded_record(&text).unwrap_or_default();
                 driver.with_session(|session, now| session.handle_peer_message(now, &text));
             }
         }) as Box<dyn FnMut(JsValue)>);

@@ -3,6 +3,7 @@
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
+use super::bounded::{bounded_string, Bounded, MAX_TOKEN_CHARS};
 use super::promise::when_settled;
 use crate::core::{AuthError, ErrorCode, FetchOutcome};
 
@@ -24,10 +25,16 @@ fn failed() -> FetchOutcome {
 }
 
 /// `string` → a token to decode; `null`/`undefined` → signed out; anything else → a typed failure.
+/// A string too long to be a token is malformed without being copied into wasm memory.
 fn classify(value: JsValue) -> FetchOutcome {
-    if let Some(token) = value.as_string() {
-        FetchOutcome::Token(token)
-    } else if value.is_null() || value.is_undefined() {
+    match bounded_string(&value, MAX_TOKEN_CHARS) {
+        Bounded::Text(token) => return FetchOutcome::Token(token),
+        Bounded::TooLong => {
+            return FetchOutcome::Failed(AuthError::new(ErrorCode::MalformedToken, "token is longer than 16 KiB"))
+        }
+        Bounded::NotText => {}
+    }
+    if value.is_null() || value.is_undefined() {
         FetchOutcome::SignedOut
     } else {
         FetchOutcome::Failed(AuthError::new(

@@ -5,6 +5,7 @@
 //! single `onOutput` function so the TypeScript face can keep promises and operations.
 
 pub mod allocator;
+pub mod bounded;
 pub mod channel;
 pub mod clock;
 pub mod driver;

@@ -6,6 +6,7 @@ use alloc::string::String;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 
+use super::bounded::bounded_record;
 use super::promise::when_settled;
 
 pub struct TokenStore {
@@ -33,10 +34,11 @@ impl TokenStore {
         Some(TokenStore { target, key })
     }
 
-    /// Reads the stored record; `on_read` gets `None` when there is none or reading failed.
+    /// Reads the stored record; `on_read` gets `None` when there is none, reading failed or the
+    /// record is too long to be one.
     pub fn read(&self, on_read: impl FnOnce(Option<String>) + 'static) {
         match self.call("getItem", None) {
-            Some(returned) => when_settled(&returned, move |result| on_read(result.ok().and_then(|v| v.as_string()))),
+            Some(returned) => when_settled(&returned, move |result| on_read(result.ok().and_then(|v| bounded_record(&v)))),
             None => on_read(None),
         }
     }
