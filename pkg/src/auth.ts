@@ -92,8 +92,17 @@ export interface Auth {
   signOut(): Promise<void>;
   /** Stops timers and listeners; pending calls fail with `disposed`. */
   dispose(): void;
-  /** Resolves once the WebAssembly module is loaded and the session started. */
+  /**
+   * Resolves once the WebAssembly module is loaded and the session started (calls made earlier
+   * wait for it); rejects with `wasm_load_failed` or `internal_error`. On the server it resolves at
+   * once: there is nothing to load. The first status may still be `loading`: await `settled` for that.
+   */
   readonly ready: Promise<void>;
+  /**
+   * Resolves with the first settled snapshot: `authenticated` or `unauthenticated` (with `error` when
+   * the session failed). Never rejects. On the server it resolves at once with the `loading` snapshot.
+   */
+  readonly settled: Promise<AuthSnapshot>;
 }
 
 interface HeldOperation {
@@ -169,9 +178,12 @@ export function createAuth(options: AuthOptions): Auth {
   let nextOperation = 1;
   let clientAttached = false;
 
+  let settle: (first: AuthSnapshot) => void = () => {};
+  const settled = new Promise<AuthSnapshot>((resolve) => (settle = resolve));
   const setSnapshot = (next: AuthSnapshot) => {
     if (next === snapshot) return;
     snapshot = next;
+    if (!next.isLoading) settle(next);
     callEach(listeners, [], reportListenerError);
   };
 
@@ -307,10 +319,10 @@ export function createAuth(options: AuthOptions): Auth {
     ? watchTraps({ probe: () => session?.generation(), trapped: fail })
     : () => false;
 
+  // On the server there is nothing to load: the session stays loading, and both promises say so at once.
+  if (!inBrowser()) settle(LOADING_SNAPSHOT);
   const ready: Promise<void> = !inBrowser()
-    ? new Promise<void>(() => {
-        // On the server there is nothing to load and nothing to wait for: stay loading.
-      })
+    ? Promise.resolve()
     : loadWasm().then(
         () => {
           if (disposed) return;
@@ -418,6 +430,7 @@ export function createAuth(options: AuthOptions): Auth {
 
   const auth: Auth = {
     ready,
+    settled,
     getState: () => snapshot,
     subscribe(listener) {
       listeners.add(listener);

@@ -22,6 +22,17 @@ test("a session created on the server stays loading, fetches nothing and answers
   auth.dispose();
 });
 
+test("on the server ready and settled resolve at once: nothing loads, the state stays loading", async () => {
+  const { createAuth } = await import("../../pkg/dist/index.js");
+  const auth = createAuth({ fetchAccessToken: async () => "x.y.z" });
+  const timeout = new Promise((_, fail) => setTimeout(() => fail(new Error("did not settle")), 1_000).unref());
+  await Promise.race([auth.ready, timeout]);
+  const first = await Promise.race([auth.settled, timeout]);
+  assert.equal(first.status, "loading");
+  assert.equal(first, auth.getState());
+  auth.dispose();
+});
+
 test("invalid options fail fast with a clear error", async () => {
   const { createAuth } = await import("../../pkg/dist/index.js");
   assert.throws(() => createAuth({}), /fetchAccessToken must be a function/);
