@@ -17,6 +17,8 @@ import {
   type ReactNode,
 } from "react";
 import { createAuth, LOADING_SNAPSHOT, type Auth, type AuthOptions, type AuthSnapshot, type AuthStatus } from "./index.js";
+import { SESSION_PORT, type PortAccess } from "./port.js";
+import { TokenNeed } from "./wrap.js";
 
 /** What the bindings read before a session exists: on the server, and in the first render of a provider given `options`. */
 const NO_SESSION: AuthSnapshot = LOADING_SNAPSHOT;
@@ -159,29 +161,41 @@ export interface ConvexUseAuthResult {
 /**
  * The `useAuth` hook for convex/react's `ConvexProviderWithAuth`, for an unchanged Convex app:
  * `<ConvexProviderWithAuth client={convex} useAuth={useAuthFromAuthlane}>` inside
- * `<AuthlaneProvider>` (or call it with an `auth` from your own hook).
+ * `<AuthlaneProvider>` (or call it with an `auth` from your own hook). Create the client with
+ * `new ConvexReactClient(url, { expectAuth: true, initialAuthTokenReuse: true })`: `expectAuth`
+ * holds queries until the first token is sent (the provider calls `setAuth` only once the session
+ * is authenticated, so without it queries run signed out first), and `initialAuthTokenReuse`
+ * keeps convex from forcing a second token as soon as the first is confirmed.
  *
- * `fetchAccessToken` is stable for a given session (convex re-runs `setAuth` when it changes) and
- * maps `forceRefreshToken` to `getToken({ forceRefresh })`. It answers `null` where `getToken` throws:
- * convex-js does not catch a rejection from `fetchToken` (its socket would stay paused); the error is
- * still in `useAuthlane().error`.
- *
- * Fewest token fetches: skip this hook and use `<ConvexProvider client={auth.wrap(convex)}>`. With
- * `ConvexProviderWithAuth`, convex runs its own refresh schedule and asks for forced tokens that
- * authlane must fetch; with `wrap`, authlane answers convex's confirmation-time forced request from
- * its cache and pushes each refreshed token itself.
+ * `isLoading` lasts until the session has a token or has settled signed out. `fetchAccessToken`
+ * is stable for a given session (convex re-runs `setAuth` when it changes). A forced request
+ * (convex's refresh schedule, or a rejected token) is answered with the session's token when it
+ * is newer than the one this client holds, e.g. after authlane's own refresh or another tab's;
+ * only when there is none does the session fetch. So all tabs together follow one tab's
+ * schedule. It answers `null` where the session fails: convex-js does not catch a rejection from
+ * `fetchToken` (its socket would stay paused); the error is still in `useAuthlane().error`.
  */
 export function useAuthFromAuthlane(auth?: Auth): ConvexUseAuthResult {
   const contextAuth = useContext(AuthlaneContext);
   const target = auth ?? contextAuth;
   if (target === undefined) throw new Error("useAuthFromAuthlane() needs an `auth` argument or an <AuthlaneProvider> above");
   const status = useStatus(target);
+  /** The token this provider's client holds, by the session that issued it (0: none). */
+  const held = useRef({ auth: target, generation: 0 });
   const fetchAccessToken = useCallback(
     async ({ forceRefreshToken }: { forceRefreshToken: boolean }) => {
       if (!target) return null;
+      if (held.current.auth !== target) held.current = { auth: target, generation: 0 };
+      const handed = held.current;
+      const port = (target as unknown as { [SESSION_PORT]?: PortAccess })[SESSION_PORT]?.port;
       try {
-        return await target.getToken({ forceRefresh: forceRefreshToken });
+        if (!port) return await target.getToken({ forceRefresh: forceRefreshToken });
+        const need = forceRefreshToken ? TokenNeed.NewerThan : TokenNeed.Current;
+        const { token, generation } = await port.requestToken(need, handed.generation);
+        handed.generation = token === null ? 0 : generation;
+        return token;
       } catch {
+        handed.generation = 0;
         return null;
       }
     },
