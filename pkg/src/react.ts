@@ -17,8 +17,7 @@ import {
   type ReactNode,
 } from "react";
 import { createAuth, LOADING_SNAPSHOT, type Auth, type AuthOptions, type AuthSnapshot, type AuthStatus } from "./index.js";
-import { SESSION_PORT, type PortAccess } from "./port.js";
-import { TokenNeed } from "./wrap.js";
+import { convexTokenSource } from "./convex-token.js";
 
 /** What the bindings read before a session exists: on the server, and in the first render of a provider given `options`. */
 const NO_SESSION: AuthSnapshot = LOADING_SNAPSHOT;
@@ -170,36 +169,24 @@ export interface ConvexUseAuthResult {
  * `isLoading` lasts until the session has a token or has settled signed out. `fetchAccessToken`
  * is stable for a given session (convex re-runs `setAuth` when it changes). A forced request
  * (convex's refresh schedule, or a rejected token) is answered with the session's token when it
- * is newer than the one this client holds, e.g. after authlane's own refresh or another tab's;
- * only when there is none does the session fetch. So all tabs together follow one tab's
- * schedule. It answers `null` where the session fails: convex-js does not catch a rejection from
- * `fetchToken` (its socket would stay paused); the error is still in `useAuthlane().error`.
+ * is newer than the one this client holds (authlane's own refresh, or another tab's); when there
+ * is none and the session's refresh is due within 10 s, it waits for that refresh; otherwise the
+ * session fetches. So all tabs together follow one tab's schedule; give convex's
+ * `authRefreshTokenLeewaySeconds` a second or more above authlane's `refreshLeewaySeconds` so its
+ * asks land just before the session's refresh. It answers `null` where the session fails:
+ * convex-js does not catch a rejection from `fetchToken` (its socket would stay paused); the error
+ * is still in `useAuthlane().error`.
  */
 export function useAuthFromAuthlane(auth?: Auth): ConvexUseAuthResult {
   const contextAuth = useContext(AuthlaneContext);
   const target = auth ?? contextAuth;
   if (target === undefined) throw new Error("useAuthFromAuthlane() needs an `auth` argument or an <AuthlaneProvider> above");
   const status = useStatus(target);
-  /** The token this provider's client holds, by the session that issued it (0: none). */
-  const held = useRef({ auth: target, generation: 0 });
+  const source = useMemo(() => (target ? convexTokenSource(target) : null), [target]);
+  useEffect(() => source?.listen(), [source]);
   const fetchAccessToken = useCallback(
-    async ({ forceRefreshToken }: { forceRefreshToken: boolean }) => {
-      if (!target) return null;
-      if (held.current.auth !== target) held.current = { auth: target, generation: 0 };
-      const handed = held.current;
-      const port = (target as unknown as { [SESSION_PORT]?: PortAccess })[SESSION_PORT]?.port;
-      try {
-        if (!port) return await target.getToken({ forceRefresh: forceRefreshToken });
-        const need = forceRefreshToken ? TokenNeed.NewerThan : TokenNeed.Current;
-        const { token, generation } = await port.requestToken(need, handed.generation);
-        handed.generation = token === null ? 0 : generation;
-        return token;
-      } catch {
-        handed.generation = 0;
-        return null;
-      }
-    },
-    [target],
+    (args: { forceRefreshToken: boolean }) => (source ? source.fetchAccessToken(args) : Promise.resolve(null)),
+    [source],
   );
   return useMemo(
     () => ({ isLoading: status === "loading", isAuthenticated: status === "authenticated", fetchAccessToken }),

@@ -38,16 +38,17 @@ async function fetchAccessToken({ forceRefreshToken }) {
 }
 
 const auth = createAuth({ fetchAccessToken, refreshLeewaySeconds: leewaySeconds, expectAuth: true, crossTab: { name: "convex-react" } });
-// As the README says: convex's expectAuth holds queries until the first token is sent (the provider
-// path needs it: ConvexProviderWithAuth calls setAuth only once the session is authenticated), and
-// initialAuthTokenReuse keeps convex from forcing a second token once the first is confirmed
-// (`?reuse=0` leaves it out, to measure what it saves).
-const convex = new ConvexReactClient(location.origin, {
-  expectAuth: true,
-  initialAuthTokenReuse: params.get("reuse") !== "0",
-  authRefreshTokenLeewaySeconds: leewaySeconds,
-  unsavedChangesWarning: false,
-});
+// The client options the README gives for each path. ConvexProviderWithAuth: convex's expectAuth
+// holds queries until the first token is sent (the provider calls setAuth only once the session is
+// authenticated), initialAuthTokenReuse keeps convex from forcing a second token once the first is
+// confirmed (`?reuse=0` leaves it out), and convex's leeway is above authlane's so that its asks
+// land before the session's refresh. auth.wrap(convex) drives convex's refreshes itself.
+const convex = new ConvexReactClient(
+  location.origin,
+  path === "provider"
+    ? { expectAuth: true, initialAuthTokenReuse: params.get("reuse") !== "0", authRefreshTokenLeewaySeconds: leewaySeconds + 2, unsavedChangesWarning: false }
+    : { expectAuth: true, authRefreshTokenLeewaySeconds: leewaySeconds, unsavedChangesWarning: false },
+);
 
 /** Records each rendered change: convex's auth status (provider path) or the session's (wrap path). */
 function Probe({ status }) {
