@@ -176,7 +176,8 @@ impl Session {
         match message["type"].as_str().unwrap_or("") {
             "Connect" => {
                 if let Some(client_ts) = message["clientTs"].as_f64() {
-                    self.clock_skew_ms = Some(client_ts - now_ms());
+                    // convex-js's sign: how far the client clock is behind (server time minus clientTs).
+                    self.clock_skew_ms = Some(now_ms() - client_ts);
                 }
                 Outcome::default()
             }

@@ -477,7 +477,7 @@ export function createAuth(options: AuthOptions): Auth {
     },
   };
   // For the adapters of other entries (authlane/graphql-ws); not part of the typed API.
-  const access: PortAccess = { port, expectAuth };
+  const access: PortAccess = { port, expectAuth, refreshLeewayMs: (options.refreshLeewaySeconds ?? 10) * 1000 };
   Object.defineProperty(auth, SESSION_PORT, { value: access });
   return auth;
 }

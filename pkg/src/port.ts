@@ -7,4 +7,6 @@ export const SESSION_PORT: unique symbol = Symbol.for("authlane.sessionPort") as
 export interface PortAccess {
   port: SessionPort;
   expectAuth: boolean;
+  /** How long before a token's expiry the session refreshes it (`refreshLeewaySeconds`). */
+  refreshLeewayMs: number;
 }

@@ -17,6 +17,7 @@ import {
   type ReactNode,
 } from "react";
 import { createAuth, LOADING_SNAPSHOT, type Auth, type AuthOptions, type AuthSnapshot, type AuthStatus } from "./index.js";
+import { convexTokenSource } from "./convex-token.js";
 
 /** What the bindings read before a session exists: on the server, and in the first render of a provider given `options`. */
 const NO_SESSION: AuthSnapshot = LOADING_SNAPSHOT;
@@ -159,33 +160,33 @@ export interface ConvexUseAuthResult {
 /**
  * The `useAuth` hook for convex/react's `ConvexProviderWithAuth`, for an unchanged Convex app:
  * `<ConvexProviderWithAuth client={convex} useAuth={useAuthFromAuthlane}>` inside
- * `<AuthlaneProvider>` (or call it with an `auth` from your own hook).
+ * `<AuthlaneProvider>` (or call it with an `auth` from your own hook). Create the client with
+ * `new ConvexReactClient(url, { expectAuth: true, initialAuthTokenReuse: true })`: `expectAuth`
+ * holds queries until the first token is sent (the provider calls `setAuth` only once the session
+ * is authenticated, so without it queries run signed out first), and `initialAuthTokenReuse`
+ * keeps convex from forcing a second token as soon as the first is confirmed.
  *
- * `fetchAccessToken` is stable for a given session (convex re-runs `setAuth` when it changes) and
- * maps `forceRefreshToken` to `getToken({ forceRefresh })`. It answers `null` where `getToken` throws:
- * convex-js does not catch a rejection from `fetchToken` (its socket would stay paused); the error is
- * still in `useAuthlane().error`.
- *
- * Fewest token fetches: skip this hook and use `<ConvexProvider client={auth.wrap(convex)}>`. With
- * `ConvexProviderWithAuth`, convex runs its own refresh schedule and asks for forced tokens that
- * authlane must fetch; with `wrap`, authlane answers convex's confirmation-time forced request from
- * its cache and pushes each refreshed token itself.
+ * `isLoading` lasts until the session has a token or has settled signed out. `fetchAccessToken`
+ * is stable for a given session (convex re-runs `setAuth` when it changes). A forced request
+ * (convex's refresh schedule, or a rejected token) is answered with the session's token when it
+ * is newer than the one this client holds (authlane's own refresh, or another tab's); when there
+ * is none and the session's refresh is due within 10 s, it waits for that refresh; otherwise the
+ * session fetches. So all tabs together follow one tab's schedule; give convex's
+ * `authRefreshTokenLeewaySeconds` a second or more above authlane's `refreshLeewaySeconds` so its
+ * asks land just before the session's refresh. It answers `null` where the session fails:
+ * convex-js does not catch a rejection from `fetchToken` (its socket would stay paused); the error
+ * is still in `useAuthlane().error`.
  */
 export function useAuthFromAuthlane(auth?: Auth): ConvexUseAuthResult {
   const contextAuth = useContext(AuthlaneContext);
   const target = auth ?? contextAuth;
   if (target === undefined) throw new Error("useAuthFromAuthlane() needs an `auth` argument or an <AuthlaneProvider> above");
   const status = useStatus(target);
+  const source = useMemo(() => (target ? convexTokenSource(target) : null), [target]);
+  useEffect(() => source?.listen(), [source]);
   const fetchAccessToken = useCallback(
-    async ({ forceRefreshToken }: { forceRefreshToken: boolean }) => {
-      if (!target) return null;
-      try {
-        return await target.getToken({ forceRefresh: forceRefreshToken });
-      } catch {
-        return null;
-      }
-    },
-    [target],
+    (args: { forceRefreshToken: boolean }) => (source ? source.fetchAccessToken(args) : Promise.resolve(null)),
+    [source],
   );
   return useMemo(
     () => ({ isLoading: status === "loading", isAuthenticated: status === "authenticated", fetchAccessToken }),
