@@ -1,5 +1,5 @@
-// The public face of authlane. Importing it touches no browser API and loads nothing:
-// the WebAssembly module loads on the first createAuth() in a browser.
+// The public face of authlane. Importing it on a server touches nothing; in a browser it starts
+// downloading and compiling the WebAssembly module, which the first createAuth() instantiates.
 export { createAuth, LOADING_SNAPSHOT } from "./auth.js";
 export type { Auth, AuthOptions, AuthSnapshot, AuthStatus, FetchAccessToken, RefusalExplainer, TokenClaims, TokenStorage } from "./auth.js";
 export { AuthlaneError, ErrorCodes } from "./errors.js";

@@ -1,5 +1,4 @@
-// Loads the WebAssembly module once, on first use (never at import: importing stays SSR-safe),
-// and guards the boundary: a module that fails to load says why, once, and a module that traps
+// Loads the WebAssembly module once, and guards the boundary: a module that fails to load says why, once, and a module that traps
 // is dead for every session on the page (they share it).
 import initWasm, { decodeToken as decodeTokenUnguarded } from "../wasm/authlane.js";
 import { AuthlaneError, ErrorCodes } from "./errors.js";
@@ -17,8 +16,34 @@ export type WasmSource = BufferSource | WebAssembly.Module | URL | Response;
 /** Same bound as the driver's `MAX_TOKEN_CHARS` (src/web/bounded.rs): longer is never a token. */
 export const MAX_TOKEN_CHARS = 16 * 1024;
 
+/**
+ * In a browser the module starts downloading and compiling when the package is imported, so the
+ * first session does not wait for it on the page's critical path (a session is usually created
+ * right after the import, or in a provider's first effect). Nothing starts on a server.
+ */
+const compiling: Promise<WebAssembly.Module> | undefined = startCompiling();
+
+function startCompiling(): Promise<WebAssembly.Module> | undefined {
+  if (typeof window === "undefined" || typeof fetch !== "function" || typeof WebAssembly?.compileStreaming !== "function") {
+    return undefined;
+  }
+  // The same expression as the glue's default, so bundlers rewrite both to the emitted asset.
+  const url = relocatedWasmUrl(import.meta.url) ?? new URL("authlane_bg.wasm", import.meta.url);
+  const module = WebAssembly.compileStreaming(fetch(url));
+  // A failure here is explained by loadWasm, which loads the module again the ordinary way.
+  module.catch(() => {});
+  return module;
+}
+
+/** The early compile's module, or (when it failed) the ordinary load, whose error names the cause. */
+function defaultSource(): Promise<WebAssembly.Module | Response> | URL | undefined {
+  const fallback = relocatedWasmUrl(import.meta.url);
+  if (!compiling) return fallback;
+  return compiling.catch(() => fetch(fallback ?? new URL("authlane_bg.wasm", import.meta.url)));
+}
+
 export function loadWasm(source?: WasmSource): Promise<void> {
-  loading ??= initWasm({ module_or_path: source ?? relocatedWasmUrl(import.meta.url) }).then(
+  loading ??= initWasm({ module_or_path: source ?? defaultSource() }).then(
     () => {
       loaded = true;
       watchEventLoopTraps();

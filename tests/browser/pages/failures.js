@@ -41,7 +41,8 @@ function wrapExports(exports) {
 
 function instrumented(result) {
   const instance = result instanceof WebAssembly.Instance ? result : result.instance;
-  const fake = { exports: wrapExports(instance.exports) };
+  // Still an Instance to `instanceof` (the glue checks it when it instantiates a compiled module).
+  const fake = Object.setPrototypeOf({ exports: wrapExports(instance.exports) }, WebAssembly.Instance.prototype);
   return result instanceof WebAssembly.Instance ? fake : { instance: fake, module: result.module };
 }
 
