@@ -13,6 +13,8 @@ usage: devserver [options]
   --no-embedded-issuer      do not trust the embedded dev issuer (default: trusted, aud \"convex\")
   --token-lifetime SECS     lifetime of the embedded issuer's access tokens (default 20)
   --serve PREFIX=DIR        serve DIR under PREFIX (repeatable; default /www=www and /pkg=pkg)
+  --static-max-age SECS     let browsers cache served files this long (default: no-store, since the
+                            files change under a running demo; the startup benchmark's repeat visit)
   --ping-interval-ms MS     server Ping period (default 15000, at most 60000)
   --quiet                   no request log on stderr
 The bound address is printed on stdout as `devserver listening on http://127.0.0.1:PORT`.
@@ -30,6 +32,8 @@ pub struct Options {
     pub embedded_issuer: bool,
     pub token_lifetime_secs: u64,
     pub serve: Vec<(String, PathBuf)>,
+    /// `Cache-Control: max-age` for served files; `None` is `no-store`.
+    pub static_max_age_secs: Option<u64>,
     pub ping_interval_ms: u64,
     pub quiet: bool,
 }
@@ -51,6 +55,7 @@ impl Options {
             embedded_issuer: true,
             token_lifetime_secs: 20,
             serve: Vec::new(),
+            static_max_age_secs: None,
             ping_interval_ms: 15_000,
             quiet: false,
         };
@@ -104,6 +109,10 @@ impl Options {
                         ));
                     }
                     options.serve.push((prefix.to_string(), dir));
+                }
+                "--static-max-age" => {
+                    let flag = "--static-max-age";
+                    options.static_max_age_secs = Some(number(&value(&mut args, flag)?, flag)?);
                 }
                 "--ping-interval-ms" => {
                     options.ping_interval_ms = number(

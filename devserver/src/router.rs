@@ -54,7 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/debug/sign", post(debug_routes::sign));
     cross_origin
         .merge(same_origin)
-        .merge(static_files::routes(&state.options.serve))
+        .merge(static_files::routes(&state.options.serve, state.options.static_max_age_secs))
         .fallback(|| async { not_found() })
         .with_state(state)
 }

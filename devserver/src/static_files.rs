@@ -1,7 +1,7 @@
 //! The `--serve PREFIX=DIR` folders, by tower-http's `ServeDir`: content types from the file
 //! extension (`application/wasm` for `instantiateStreaming`), `index.html` for a folder, 404 for a
-//! missing file or a path out of the folder. Everything here is `no-store`: the pages and the
-//! package change under a running demo.
+//! missing file or a path out of the folder. Everything here is `no-store` (the pages and the
+//! package change under a running demo) unless `--static-max-age` lets browsers cache it.
 
 use std::path::PathBuf;
 
@@ -15,7 +15,10 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Routes for every folder, and `/` redirecting to the first one.
-pub fn routes<S: Clone + Send + Sync + 'static>(folders: &[(String, PathBuf)]) -> Router<S> {
+pub fn routes<S: Clone + Send + Sync + 'static>(
+    folders: &[(String, PathBuf)],
+    max_age_secs: Option<u64>,
+) -> Router<S> {
     let mut router = Router::new();
     if let Some((first, _)) = folders.first() {
         router = router.route("/", get(redirect_to(format!("{first}/"))));
@@ -29,10 +32,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>(folders: &[(String, PathBuf)]) -
             .route(prefix, get(redirect_to(format!("{prefix}/"))))
             .nest_service(&format!("{prefix}/"), files);
     }
-    router.layer(SetResponseHeaderLayer::overriding(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ))
+    let cache_control = match max_age_secs {
+        Some(secs) => HeaderValue::from_str(&format!("max-age={secs}")).expect("digits are a valid header"),
+        None => HeaderValue::from_static("no-store"),
+    };
+    router.layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, cache_control))
 }
 
 fn redirect_to(location: String) -> impl Fn() -> std::future::Ready<Redirect> + Clone {

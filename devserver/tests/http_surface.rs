@@ -109,6 +109,19 @@ async fn static_files_carry_the_types_browsers_need_and_are_never_cached() {
 }
 
 #[tokio::test]
+async fn static_max_age_lets_browsers_cache_served_files() {
+    let dir = site();
+    let served = format!("/site={}", dir.display());
+    let server = Server::start(&["--serve", &served, "--static-max-age", "600"]);
+    for path in ["/site/", "/site/app.js", "/site/mod.wasm"] {
+        let response = get(&server, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&response, CACHE_CONTROL), "max-age=600", "{path}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn folders_redirect_to_their_slash_and_the_root_to_the_first_folder() {
     let dir = site();
     let server = Server::start(&["--serve", &format!("/site={}", dir.display())]);
