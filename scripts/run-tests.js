@@ -13,6 +13,7 @@
 //        node scripts/run-tests.js FILE...          only these files
 //        --serial                                   one file at a time (for timing a file alone)
 //        --limit=S                                  every file's limit is S seconds
+//        --pattern=TEXT                             only tests whose name matches (node --test-name-pattern)
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -25,8 +26,8 @@ const MARKER = "AUTHLANE_TEST_RUN";
 
 // Per-file limits (seconds) and lanes. "timed": real-time Chromium suites (soaks, real timers);
 // "free": nothing that depends on the machine's speed (Node only, or Playwright's virtual clock).
-// Timed files run two at a time; free files run in a lane of their own beside them. A file not
-// listed here is timed, with DEFAULT_LIMIT_S.
+// Timed files run two at a time; the native tests, then the free files, run in a lane of their own
+// beside them. A file not listed here is timed, with DEFAULT_LIMIT_S.
 const FILES = {
   "tests/browser/cross-tab.test.js": { lane: "timed", limit: 240 },
   "tests/browser/lifecycle.test.js": { lane: "free", limit: 120 },
@@ -65,6 +66,7 @@ const serial = args.includes("--serial");
 const named = args.filter((arg) => !arg.startsWith("--"));
 const jsOnly = args.includes("--js") || named.length > 0;
 /** --limit=S: every file's limit is S seconds (to see the watchdog act). */
+const pattern = args.find((arg) => arg.startsWith("--pattern="))?.slice("--pattern=".length);
 const limitOverride = Number(args.find((arg) => arg.startsWith("--limit="))?.slice("--limit=".length)) || null;
 
 const results = [];
@@ -115,7 +117,7 @@ function runCommand(name, command, commandArgs, limitS, { quietStart = false } =
       }
       const reasons = reason === null ? [] : [reason];
       if (reason === null && code !== 0) {
-        const timedOut = Buffer.concat(output).toString().includes("test timed out after");
+        const timedOut = Buffer.concat(output).toString().includes(`test timed out after ${limitS * 1000}ms`);
         reasons.push(timedOut ? `overran its ${limitS} s limit (node --test-timeout)` : signal ? `killed by ${signal}` : `exit code ${code}`);
       }
       if (left.length) reasons.push(`left ${describeProcesses(left)} running after it exited (killed)`);
@@ -158,7 +160,7 @@ function testFiles() {
 
 async function runFile(file) {
   const limit = limitOverride ?? FILES[file]?.limit ?? DEFAULT_LIMIT_S;
-  const outcome = await runCommand(file, process.execPath, ["--test", "--test-force-exit", "--test-reporter=spec", `--test-timeout=${limit * 1000}`, file], limit);
+  const outcome = await runCommand(file, process.execPath, ["--test", "--test-force-exit", "--test-reporter=spec", `--test-timeout=${limit * 1000}`, ...(pattern ? [`--test-name-pattern=${pattern}`] : []), file], limit);
   results.push({ name: file, ...outcome });
   if (!outcome.ok) failed = true;
 }
@@ -178,7 +180,7 @@ function printSummary() {
   for (const { name, ms, ok, reason } of results) {
     log(`${ok ? "  ok  " : " FAIL "} ${seconds(ms).padStart(8)}  ${name}${ok ? "" : `  — ${reason}`}`);
   }
-  log(`        ${seconds(Date.now() - started).padStart(8)}  total${jsPhase ? ` (JS files: ${seconds(jsPhase)} wall clock)` : ""}`);
+  log(`        ${seconds(Date.now() - started).padStart(8)}  total${jsPhase ? ` (test phase, native and JS side by side: ${seconds(jsPhase)} wall clock)` : ""}`);
   log(failed ? "FAILED" : "all passed");
 }
 
@@ -202,19 +204,26 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 
 try {
   if (!jsOnly) {
-    for (const step of ["setup", "build", "native"]) {
+    for (const step of ["setup", "build"]) {
       if (!(await runStep(step))) break;
     }
   }
   if (!failed) {
     const files = testFiles();
     const began = Date.now();
+    // The native tests need no real time either: they lead the free lane.
+    const native = jsOnly ? [] : ["native"];
     if (serial || named.length === 1) {
+      for (const step of native) await runStep(step);
       await lane(files, 1);
     } else {
       const free = files.filter((file) => FILES[file]?.lane === "free");
       const timed = files.filter((file) => FILES[file]?.lane !== "free");
-      await Promise.all([lane(free, 1), lane(timed, TIMED_CONCURRENCY)]);
+      const freeLane = async () => {
+        for (const step of native) await runStep(step);
+        await lane(free, 1);
+      };
+      await Promise.all([freeLane(), lane(timed, TIMED_CONCURRENCY)]);
     }
     jsPhase = Date.now() - began;
   }
