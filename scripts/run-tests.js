@@ -27,7 +27,8 @@ const MARKER = "AUTHLANE_TEST_RUN";
 // Per-file limits (seconds) and lanes. "timed": real-time Chromium suites (soaks, real timers);
 // "free": nothing that depends on the machine's speed (Node only, or Playwright's virtual clock).
 // Timed files run two at a time; the native tests, then the free files, run in a lane of their own
-// beside them. A file not listed here is timed, with DEFAULT_LIMIT_S.
+// beside them (a timed worker with nothing timed left takes free files). A file not listed here is
+// timed, with DEFAULT_LIMIT_S.
 const FILES = {
   "tests/browser/cross-tab.test.js": { lane: "timed", limit: 240 },
   "tests/browser/lifecycle.test.js": { lane: "free", limit: 120 },
@@ -165,14 +166,21 @@ async function runFile(file) {
   if (!outcome.ok) failed = true;
 }
 
-/** Runs `files` with at most `concurrency` at a time, longest limit first. */
-async function lane(files, concurrency) {
-  const queue = [...files].sort((a, b) => (FILES[b]?.limit ?? DEFAULT_LIMIT_S) - (FILES[a]?.limit ?? DEFAULT_LIMIT_S));
-  const worker = async () => {
-    while (queue.length && !overallHit) await runFile(queue.shift());
-  };
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-  for (const file of queue) results.push({ name: file, ms: 0, ok: false, reason: "not run (overall limit)" });
+/** Longest limit first: the long files start early instead of trailing at the end. */
+const byLimit = (files) => [...files].sort((a, b) => (FILES[b]?.limit ?? DEFAULT_LIMIT_S) - (FILES[a]?.limit ?? DEFAULT_LIMIT_S));
+
+/**
+ * Runs the queues' files: `workers` take from the first queue they find non-empty, in the order
+ * given (so a timed worker with nothing timed left helps with the free files).
+ */
+async function drain(workers) {
+  await Promise.all(
+    workers.map(async (queues) => {
+      for (let queue = queues.find((q) => q.length); queue && !overallHit; queue = queues.find((q) => q.length)) {
+        await runFile(queue.shift());
+      }
+    }),
+  );
 }
 
 function printSummary() {
@@ -215,15 +223,20 @@ try {
     const native = jsOnly ? [] : ["native"];
     if (serial || named.length === 1) {
       for (const step of native) await runStep(step);
-      await lane(files, 1);
+      await drain([[byLimit(files)]]);
     } else {
-      const free = files.filter((file) => FILES[file]?.lane === "free");
-      const timed = files.filter((file) => FILES[file]?.lane !== "free");
+      // At most TIMED_CONCURRENCY timed files at once; the free lane runs the native tests, then
+      // free files, and idle timed workers take free files too.
+      const free = byLimit(files.filter((file) => FILES[file]?.lane === "free"));
+      const timed = byLimit(files.filter((file) => FILES[file]?.lane !== "free"));
       const freeLane = async () => {
         for (const step of native) await runStep(step);
-        await lane(free, 1);
+        await drain([[free]]);
       };
-      await Promise.all([freeLane(), lane(timed, TIMED_CONCURRENCY)]);
+      await Promise.all([freeLane(), drain(Array.from({ length: Math.max(1, TIMED_CONCURRENCY) }, () => [timed, free]))]);
+    }
+    for (const file of files) {
+      if (!results.some((result) => result.name === file)) results.push({ name: file, ms: 0, ok: false, reason: "not run (overall limit)" });
     }
     jsPhase = Date.now() - began;
   }
