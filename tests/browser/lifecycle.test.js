@@ -30,6 +30,9 @@ async function openHarness(t) {
   await page.clock.install({ time: START });
   await page.goto(`${server.origin}/tests/browser/pages/harness.html`);
   await page.waitForFunction(() => window.harnessReady === true);
+  // Playwright's installed clock still flows with real time; paused, only advance() moves it, so
+  // a slow machine cannot bring a refresh forward. (A minute on: past however long the load took.)
+  await page.clock.pauseAt(new Date(START.getTime() + 60_000));
   return {
     page,
     errors,
