@@ -83,10 +83,10 @@ const log = (line) => process.stdout.write(`${line}\n`);
  * Runs one command in its own process group under `limitS`. Output is collected and printed as a
  * block when it ends (files run side by side). Resolves to { ok, ms, reason }.
  */
-function runCommand(name, command, commandArgs, limitS, { quietStart = false } = {}) {
+function runCommand(name, command, commandArgs, limitS) {
   const marker = `${runId}:${name}`;
   const began = Date.now();
-  if (!quietStart) log(`→ start ${name} (limit ${limitS} s)`);
+  log(`→ start ${name} (limit ${limitS} s)`);
   const child = spawn(command, commandArgs, {
     cwd: root,
     detached: true,
