@@ -7,14 +7,18 @@ setup:
 build: setup
 	./scripts/build.sh
 
-test: build test-native test-browser
+# Setup, build, native tests, then every JS test file under a time limit, with a table of what each
+# phase took (scripts/run-tests.js). AUTHLANE_TEST_LIMIT_S bounds the whole run (default 40 min).
+test:
+	node scripts/run-tests.js
 
 test-native:
 	cargo test
 	cargo test -p devserver
 
-test-browser:
-	node --test tests/browser/ tests/frameworks/ tests/node/ tests/e2e/
+# The JS test files only (build first); one file: node scripts/run-tests.js tests/browser/cross-tab.test.js
+test-browser: build
+	node scripts/run-tests.js --js
 
 bench: build
 	node scripts/bench-size.js

@@ -20,15 +20,19 @@ after(async () => {
   await server?.close();
 });
 
-/** A fresh page with the harness loaded on a simulated clock. */
-async function openHarness() {
+/** A fresh page with the harness loaded on a simulated clock, closed when test `t` ends. */
+async function openHarness(t) {
   const context = await browser.newContext();
+  t.after(() => context.close());
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (error) => errors.push(error));
   await page.clock.install({ time: START });
   await page.goto(`${server.origin}/tests/browser/pages/harness.html`);
   await page.waitForFunction(() => window.harnessReady === true);
+  // Playwright's installed clock still flows with real time; paused, only advance() moves it, so
+  // a slow machine cannot bring a refresh forward. (A minute on: past however long the load took.)
+  await page.clock.pauseAt(new Date(START.getTime() + 60_000));
   return {
     page,
     errors,
@@ -73,8 +77,8 @@ const forceFlags = (page) => read(page, () => window.t.fetcher.calls.map((c) => 
 const wire = (page) => read(page, () => window.t.client.log.map((e) => e.type));
 
 describe("startup", () => {
-  test("a fresh token costs one fetch, and the state settles only when the server accepts it", async () => {
-    const h = await openHarness();
+  test("a fresh token costs one fetch, and the state settles only when the server accepts it", async (t) => {
+    const h = await openHarness(t);
     await setUp(h.page);
     assert.deepEqual(await forceFlags(h.page), [false]);
     assert.deepEqual(await read(h.page, () => window.t.statuses), [], "still loading: the server has not answered");
@@ -118,8 +122,8 @@ describe("ready and settled", () => {
 });
 
 describe("proactive refresh", () => {
-  test("refreshes leeway before exp, forced, pushes the token to the client, and never flashes loading", async () => {
-    const h = await openHarness();
+  test("refreshes leeway before exp, forced, pushes the token to the client, and never flashes loading", async (t) => {
+    const h = await openHarness(t);
     await setUp(h.page, { lifetime: 20, leeway: 10 });
     await read(h.page, () => window.t.client.accept());
     await h.advance(9_000);
@@ -137,8 +141,8 @@ describe("proactive refresh", () => {
     await h.close();
   });
 
-  test("a tab that slept past its deadline refreshes when it becomes visible again", async () => {
-    const h = await openHarness();
+  test("a tab that slept past its deadline refreshes when it becomes visible again", async (t) => {
+    const h = await openHarness(t);
     await setUp(h.page, { lifetime: 60 });
     await read(h.page, () => window.t.client.accept());
     // Move the wall clock ten minutes on without running timers, as a suspended tab experiences it.
@@ -152,8 +156,8 @@ describe("proactive refresh", () => {
 });
 
 describe("server verdicts", () => {
-  test("a rejection costs exactly one forced refresh, and the replacement is accepted", async () => {
-    const h = await openHarness();
+  test("a rejection costs exactly one forced refresh, and the replacement is accepted", async (t) => {
+    const h = await openHarness(t);
     await setUp(h.page);
     await read(h.page, () => window.t.client.reject());
     await h.page.evaluate(() => window.harness.flush());
@@ -165,8 +169,8 @@ describe("server verdicts", () => {
     await h.close();
   });
 
-  test("a second rejection settles unauthenticated with token_rejected, and nothing loops", async () => {
-    const h = await openHarness();
+  test("a second rejection settles unauthenticated with token_rejected, and nothing loops", async (t) => {
+    const h = await openHarness(t);
     await setUp(h.page);
     await read(h.page, () => window.t.client.reject());
     await h.page.evaluate(() => window.harness.flush());
@@ -182,8 +186,8 @@ describe("server verdicts", () => {
 });
 
 describe("expectAuth gate", () => {
-  test("holds operations until the server accepts the token, then releases them in call order", async () => {
-    const h = await openHarness();
+  test("holds operations until the server accepts the token, then releases them in call order", async (t) => {
+    const h = await openHarness(t);
     await setUp(h.page, { expectAuth: true, lifetime: 20, leeway: 10 });
     await read(h.page, () => {
       const { wrapped, results } = window.t;
@@ -216,8 +220,8 @@ describe("expectAuth gate", () => {
     await h.close();
   });
 
-  test("when auth settles signed out, held operations run unauthenticated by default", async () => {
-    const h = await openHarness();
+  test("when auth settles signed out, held operations run unauthenticated by default", async (t) => {
+    const h = await openHarness(t);
     const outcome = await h.page.evaluate(async () => {
       const { authlane, FakeConvexClient, flush } = window.harness;
       const auth = authlane.createAuth({ fetchAccessToken: async () => null, expectAuth: true, crossTab: false });
@@ -233,8 +237,8 @@ describe("expectAuth gate", () => {
     await h.close();
   });
 
-  test("with signedOutOperations: 'reject', held operations fail with a typed signed_out error", async () => {
-    const h = await openHarness();
+  test("with signedOutOperations: 'reject', held operations fail with a typed signed_out error", async (t) => {
+    const h = await openHarness(t);
     const outcome = await h.page.evaluate(async () => {
       const { authlane, FakeConvexClient, flush } = window.harness;
       const auth = authlane.createAuth({ fetchAccessToken: async () => null, expectAuth: true, signedOutOperations: "reject", crossTab: false });
@@ -254,8 +258,8 @@ describe("expectAuth gate", () => {
 });
 
 describe("sign-out and failures", () => {
-  test("signOut clears the client's auth, and a fetch that resolves afterwards is dropped", async () => {
-    const h = await openHarness();
+  test("signOut clears the client's auth, and a fetch that resolves afterwards is dropped", async (t) => {
+    const h = await openHarness(t);
     await setUp(h.page, { lifetime: 20, leeway: 10 });
     await read(h.page, () => window.t.client.accept());
     // Make the next fetch hang until we release it.
@@ -274,8 +278,8 @@ describe("sign-out and failures", () => {
     await h.close();
   });
 
-  test("a callback that throws during refresh keeps the user signed in while retries back off", async () => {
-    const h = await openHarness();
+  test("a callback that throws during refresh keeps the user signed in while retries back off", async (t) => {
+    const h = await openHarness(t);
     await setUp(h.page, { lifetime: 20, leeway: 10 });
     await read(h.page, () => window.t.client.accept());
     await read(h.page, () => {
@@ -291,8 +295,8 @@ describe("sign-out and failures", () => {
     await h.close();
   });
 
-  test("garbage from the callback becomes a typed error, never a crash", async () => {
-    const h = await openHarness();
+  test("garbage from the callback becomes a typed error, never a crash", async (t) => {
+    const h = await openHarness(t);
     await h.page.evaluate(async () => {
       const { authlane, flush } = window.harness;
       const auth = authlane.createAuth({ fetchAccessToken: async () => 42, crossTab: false });
@@ -310,8 +314,8 @@ describe("sign-out and failures", () => {
     await h.close();
   });
 
-  test("a malformed JWT settles with malformed_token after the startup attempts", async () => {
-    const h = await openHarness();
+  test("a malformed JWT settles with malformed_token after the startup attempts", async (t) => {
+    const h = await openHarness(t);
     await h.page.evaluate(async () => {
       const { authlane, flush } = window.harness;
       const auth = authlane.createAuth({ fetchAccessToken: async () => "a.b", crossTab: false });
@@ -328,8 +332,8 @@ describe("sign-out and failures", () => {
 });
 
 describe("logs", () => {
-  test("verbose lines show the lifecycle and never a whole token", async () => {
-    const h = await openHarness();
+  test("verbose lines show the lifecycle and never a whole token", async (t) => {
+    const h = await openHarness(t);
     await setUp(h.page, { lifetime: 20, leeway: 10 });
     await read(h.page, () => window.t.client.accept());
     await h.advance(10_000);

@@ -29,8 +29,9 @@ after(async () => {
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 /** A devserver and a page running one client (`mode`: "authlane" or "bare"). */
-async function openApp(mode, { lifetime = LIFETIME, leeway = LEEWAY, badFirst = false } = {}) {
+async function openApp(t, mode, { lifetime = LIFETIME, leeway = LEEWAY, badFirst = false } = {}) {
   const server = await startDevserver(["--token-lifetime", String(lifetime)]);
+  t.after(() => server.stop());
   const { context, page, pageErrors, started, log } = await startAppPage(browser, `${server.origin}/e2e/index.html`, { mode, leewaySeconds: leeway, badFirst });
   return {
     server,
@@ -47,8 +48,8 @@ async function openApp(mode, { lifetime = LIFETIME, leeway = LEEWAY, badFirst = 
 }
 
 describe("convex ConvexClient + authlane against the devserver", () => {
-  test(`${LIFETIME} s tokens over ${SOAK_MS / 1000} s: no unauthenticated result, no expired-token AuthError`, async () => {
-    const apps = { authlane: await openApp("authlane"), bare: await openApp("bare") };
+  test(`${LIFETIME} s tokens over ${SOAK_MS / 1000} s: no unauthenticated result, no expired-token AuthError`, async (t) => {
+    const apps = { authlane: await openApp(t, "authlane"), bare: await openApp(t, "bare") };
     try {
       await Promise.all(Object.values(apps).map((app) => app.firstResult()));
       await sleep(Math.max(0, SOAK_MS - (Date.now() - apps.authlane.started)));
@@ -79,8 +80,8 @@ describe("convex ConvexClient + authlane against the devserver", () => {
     }
   });
 
-  test("expectAuth holds the query until the server accepted a token (a rejected first token releases nothing)", async () => {
-    const app = await openApp("authlane", { badFirst: true });
+  test("expectAuth holds the query until the server accepted a token (a rejected first token releases nothing)", async (t) => {
+    const app = await openApp(t, "authlane", { badFirst: true });
     try {
       await app.firstResult();
       const log = await app.log();
@@ -102,9 +103,9 @@ describe("convex ConvexClient + authlane against the devserver", () => {
     }
   });
 
-  test("startup with a fresh token costs 1 fetch; a server-side key rotation (new kid) costs one forced refresh and recovers", async () => {
+  test("startup with a fresh token costs 1 fetch; a server-side key rotation (new kid) costs one forced refresh and recovers", async (t) => {
     // 30 s tokens, 10 s leeway: no scheduled refresh falls inside the window.
-    const apps = { authlane: await openApp("authlane", { lifetime: 30, leeway: 10 }), bare: await openApp("bare", { lifetime: 30, leeway: 10 }) };
+    const apps = { authlane: await openApp(t, "authlane", { lifetime: 30, leeway: 10 }), bare: await openApp(t, "bare", { lifetime: 30, leeway: 10 }) };
     try {
       await Promise.all(Object.values(apps).map((app) => app.firstResult()));
       await sleep(1500); // convex's own second startup fetch follows the confirmation at once

@@ -63,11 +63,12 @@ async function signIn(page, { clientId, redirectUri }) {
 }
 
 /** A devserver trusting only oidc-provider, a client of its own, and a signed-in page running `mode`. */
-async function openApp(mode, { lifetime = LIFETIME, leeway = LEEWAY, badFirst = false } = {}) {
+async function openApp(t, mode, { lifetime = LIFETIME, leeway = LEEWAY, badFirst = false } = {}) {
   const clientId = `authlane-e2e-${++clients}-${mode}`;
   const config = join(configDir, `${clientId}.json`);
   writeFileSync(config, JSON.stringify({ providers: [{ domain: oidc.issuer, applicationID: clientId }] }));
   const server = await startDevserver(["--auth-config", config, "--no-embedded-issuer"]);
+  t.after(() => server.stop());
   const redirectUri = `${server.origin}/e2e/index.html`;
   await oidc.addClient({ clientId, redirectUri, tokenTtl: lifetime });
   const context = await browser.newContext();
@@ -128,8 +129,8 @@ async function refreshOutside(clientId, refreshToken) {
 }
 
 describe("convex ConvexClient + authlane against the devserver, oidc-provider as the issuer", () => {
-  test(`${LIFETIME} s ID tokens over ${SOAK_MS / 1000} s: no unauthenticated result, no expired-token AuthError, no refresh-token reuse`, async () => {
-    const apps = { authlane: await openApp("authlane"), bare: await openApp("bare") };
+  test(`${LIFETIME} s ID tokens over ${SOAK_MS / 1000} s: no unauthenticated result, no expired-token AuthError, no refresh-token reuse`, async (t) => {
+    const apps = { authlane: await openApp(t, "authlane"), bare: await openApp(t, "bare") };
     try {
       await Promise.all(Object.values(apps).map((app) => app.firstResult()));
       await sleep(Math.max(0, SOAK_MS - (Date.now() - apps.authlane.started)));
@@ -181,9 +182,9 @@ describe("convex ConvexClient + authlane against the devserver, oidc-provider as
     }
   });
 
-  test("expectAuth holds the query until the server accepted a token (a rejected first token releases nothing)", async () => {
+  test("expectAuth holds the query until the server accepted a token (a rejected first token releases nothing)", async (t) => {
     // The first fetch hands over oidc-provider's ID token for another client of it.
-    const app = await openApp("authlane", { badFirst: "other-client" });
+    const app = await openApp(t, "authlane", { badFirst: "other-client" });
     try {
       await app.firstResult();
       const log = await app.log();
@@ -203,9 +204,9 @@ describe("convex ConvexClient + authlane against the devserver, oidc-provider as
     }
   });
 
-  test("startup with a fresh token costs 1 fetch; an oidc-provider key rotation (new kid) costs one forced refresh and recovers", async () => {
+  test("startup with a fresh token costs 1 fetch; an oidc-provider key rotation (new kid) costs one forced refresh and recovers", async (t) => {
     // 30 s ID tokens, 10 s leeway: no scheduled refresh falls inside the window.
-    const apps = { authlane: await openApp("authlane", { lifetime: 30, leeway: 10 }), bare: await openApp("bare", { lifetime: 30, leeway: 10 }) };
+    const apps = { authlane: await openApp(t, "authlane", { lifetime: 30, leeway: 10 }), bare: await openApp(t, "bare", { lifetime: 30, leeway: 10 }) };
     try {
       await Promise.all(Object.values(apps).map((app) => app.firstResult()));
       await sleep(1500); // convex's own second startup fetch follows the confirmation at once

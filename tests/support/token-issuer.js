@@ -3,6 +3,8 @@
 // refresh token presented twice revokes its whole family, unless inside `reuseWindowMs` of its
 // first use (convex-auth allows 10 s). Counters at GET /stats; fault switches at POST /config.
 // Node only (the HTTP part); the tokens come from the shared minting core in fake-issuer.js.
+// `tokenRequests`, `inFlight` and `maxInFlight` count /token requests (received, being answered,
+// most answered at once); `freshTokenOnReuse` makes a tolerated reuse sign a new access token.
 
 import { mintJwt } from "./fake-issuer.js";
 
@@ -21,9 +23,9 @@ function send(response, status, body) {
   response.end(JSON.stringify(body));
 }
 
-export function createTokenIssuer({ lifetimeSeconds = 20, reuseWindowMs = 0 } = {}) {
-  const config = { lifetimeSeconds, reuseWindowMs, delayMs: 0, fail: false };
-  const stats = { signIns: 0, refreshes: 0, reuseDetections: 0, toleratedReuses: 0, rejected: 0 };
+export function createTokenIssuer({ lifetimeSeconds = 20, reuseWindowMs = 0, freshTokenOnReuse = false } = {}) {
+  const config = { lifetimeSeconds, reuseWindowMs, freshTokenOnReuse, delayMs: 0, fail: false };
+  const stats = { signIns: 0, refreshes: 0, reuseDetections: 0, toleratedReuses: 0, rejected: 0, tokenRequests: 0, inFlight: 0, maxInFlight: 0 };
   /** refresh token → { family, usedAt, next } */
   const refreshTokens = new Map();
   const revokedFamilies = new Set();
@@ -45,7 +47,9 @@ export function createTokenIssuer({ lifetimeSeconds = 20, reuseWindowMs = 0 } = 
     if (record.usedAt !== null) {
       if (config.reuseWindowMs > 0 && Date.now() - record.usedAt <= config.reuseWindowMs) {
         stats.toleratedReuses++;
-        return [200, record.next];
+        if (!config.freshTokenOnReuse) return [200, record.next];
+        const { access_token, expires_in } = issue(record.family); // its refresh token goes unused
+        return [200, { ...record.next, access_token, expires_in }];
       }
       stats.reuseDetections++;
       revokedFamilies.add(record.family);
@@ -73,19 +77,27 @@ export function createTokenIssuer({ lifetimeSeconds = 20, reuseWindowMs = 0 } = 
         return true;
       }
       if (path !== "/signin" && path !== "/token") return false;
-      const body = await readJson(request);
-      if (config.delayMs > 0) await new Promise((done) => setTimeout(done, config.delayMs));
-      if (config.fail) {
-        send(response, 503, { error: "unavailable" });
-        return true;
+      // The delay is the one configured when the request arrives (a test may change it meanwhile).
+      const delayMs = config.delayMs;
+      if (path === "/token") {
+        stats.tokenRequests++;
+        stats.maxInFlight = Math.max(stats.maxInFlight, ++stats.inFlight);
       }
-      if (path === "/signin") {
-        stats.signIns++;
-        send(response, 200, issue(`f${stats.signIns}`));
-        return true;
+      try {
+        const body = await readJson(request);
+        if (delayMs > 0) await new Promise((done) => setTimeout(done, delayMs));
+        if (config.fail) {
+          send(response, 503, { error: "unavailable" });
+        } else if (path === "/signin") {
+          stats.signIns++;
+          send(response, 200, issue(`f${stats.signIns}`));
+        } else {
+          const [status, answer] = refresh(body.refresh_token);
+          send(response, status, answer);
+        }
+      } finally {
+        if (path === "/token") stats.inFlight--;
       }
-      const [status, answer] = refresh(body.refresh_token);
-      send(response, status, answer);
       return true;
     },
   };

@@ -8,8 +8,17 @@ import { claimsOf } from "/tests/support/fake-issuer.js";
 const params = new URLSearchParams(location.search);
 const REFRESH_TOKEN_KEY = "test-sdk:refresh-token";
 
-const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [], traces: [] };
+// fetchesStarted: { at, detail } per fetch_started trace (detail: "proactive,forced", "startup", …);
+// lastStatusAt: when the status last changed; maxTickGap: the longest this page's timers stood still
+// (a 100 ms interval: a frozen page shows the freeze here).
+const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [], traces: [], fetchesStarted: [], lastStatusAt: 0, maxTickGap: 0 };
 window.stats = stats;
+let lastTick = Date.now();
+setInterval(() => {
+  const now = Date.now();
+  stats.maxTickGap = Math.max(stats.maxTickGap, now - lastTick);
+  lastTick = now;
+}, 100);
 
 async function fetchAccessToken() {
   stats.fetchCalls++;
@@ -38,9 +47,15 @@ const auth = createAuth({
   refreshLeewaySeconds: Number(params.get("leeway") ?? 2),
   crossTab: params.get("crossTab") === "off" ? false : { name: params.get("app") ?? "tabs-test", lockTimeoutMs: Number(params.get("lockTimeout") ?? 10_000) },
   storage: params.get("storage") ?? "memory",
-  onTrace: (event) => stats.traces.push(event.kind),
+  onTrace: (event) => {
+    stats.traces.push(event.kind);
+    if (event.kind === "fetch_started") stats.fetchesStarted.push({ at: event.at, detail: event.detail });
+  },
 });
-auth.subscribe(() => stats.statuses.push(auth.getState().status));
+auth.subscribe(() => {
+  stats.statuses.push(auth.getState().status);
+  stats.lastStatusAt = Date.now();
+});
 
 // The wrapped client's server accepts every token at once; each token sent is checked for expiry.
 const client = new FakeConvexClient();
