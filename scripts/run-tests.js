@@ -46,6 +46,13 @@ const FILES = {
   "tests/node/explain.test.js": { lane: "free", limit: 90 },
   "tests/node/ssr.test.js": { lane: "free", limit: 60 },
   "tests/node/frameworks-ssr.test.js": { lane: "free", limit: 90 },
+  "tests/node/options.test.js": { lane: "free", limit: 60 },
+  "tests/node/locate.test.js": { lane: "free", limit: 30 },
+  "tests/node/convex-token.test.js": { lane: "free", limit: 60 },
+  "tests/browser/failures.test.js": { lane: "free", limit: 120 },
+  "tests/browser/fallbacks.test.js": { lane: "timed", limit: 150 },
+  "tests/frameworks/vite-dev.test.js": { lane: "free", limit: 120 },
+  "tests/e2e/convex-react.test.js": { lane: "timed", limit: 300 },
 };
 const DEFAULT_LIMIT_S = 180;
 const TIMED_CONCURRENCY = Number(process.env.AUTHLANE_TEST_CONCURRENCY ?? 2);
