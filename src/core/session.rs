@@ -185,7 +185,15 @@ struct InFlight {
 struct Waiter {
     id: WaiterId,
     need: TokenNeed,
+    /// When it asked: a forced request is answered only by a token whose fetch started since.
+    asked_at: Millis,
+    /// Failed fetches it has waited through; the second one answers it with the error.
+    failures_seen: u32,
 }
+
+/// Failed fetches a `Forced` or `NewerThan` waiter waits through (the attempt it joined, then the
+/// retry after the backoff's first step) before it is answered with the error.
+const WAITER_FAILURES: u32 = 2;
 
 /// The client-side token lifecycle of one app, as a deterministic state machine.
 ///
@@ -196,7 +204,7 @@ struct Waiter {
 /// - **Inputs** (`handle_*`, each taking `now`): [`handle_fetch_result`](Self::handle_fetch_result),
 ///   [`handle_token_request`](Self::handle_token_request), [`handle_server_verdict`](Self::handle_server_verdict),
 ///   [`handle_timeout`](Self::handle_timeout), [`handle_wake`](Self::handle_wake).
-/// - **Mutators**: [`start`](Self::start), [`attach_client`](Self::attach_client),
+/// - **Mutators**: [`start`](Self::start), [`attach_client`](Self::attach_client), [`detach_client`](Self::detach_client),
 ///   [`submit_operation`](Self::submit_operation), [`cancel_operation`](Self::cancel_operation),
 ///   [`sign_out`](Self::sign_out), [`dispose`](Self::dispose).
 /// - **Outputs**: [`poll`](Self::poll) drains [`Output`]s in order; [`poll_timeout`](Self::poll_timeout)
@@ -225,7 +233,8 @@ pub struct Session {
     rejections: u32,
     /// Client clock minus issuer clock, learnt from a freshly forced token's `iat`.
     skew_ms: Option<i64>,
-    client_attached: bool,
+    /// Clients reporting server verdicts (wrapped clients, graphql-ws sockets).
+    clients: u32,
     gate: Gate,
     timers: TimerTable,
     outputs: VecDeque<Output>,
@@ -259,7 +268,7 @@ impl Session {
             retry_forced: false,
             rejections: 0,
             skew_ms: None,
-            client_attached: false,
+            clients: 0,
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
             started: false,
@@ -343,7 +352,16 @@ impl Session {
 
     /// Declares that a client reports server verdicts: `Authenticated` then waits for acceptance.
     pub fn attach_client(&mut self) {
-        self.client_attached = true;
+        self.clients = self.clients.saturating_add(1);
+    }
+
+    /// A client attached earlier no longer reports verdicts. When it was the last one, a token
+    /// still waiting for a verdict counts as the session's answer, as without a client.
+    pub fn detach_client(&mut self, now: Millis) {
+        self.clients = self.clients.saturating_sub(1);
+        if self.clients == 0 && self.state == AuthState::Loading && self.usable_generation(now).is_some() {
+            self.set_state(AuthState::Authenticated, None);
+        }
     }
 
     pub fn submit_operation(&mut self, op: OpId) -> OpDecision {
@@ -388,10 +406,16 @@ impl Session {
         self.timers.stop_all();
         self.abandon_in_flight(now);
         self.failures = 0;
+        self.forget_stored_token();
+        self.settle_unauthenticated(None);
+    }
+
+    /// Removes the persisted record: the provider said the user is signed out (or the server
+    /// refused the token for good), so a reload must not restore it.
+    fn forget_stored_token(&mut self) {
         if self.config.persist {
             self.outputs.push_back(Output::Persist(None));
         }
-        self.settle_unauthenticated(None);
     }
 
     /// Forgets the attempt under way (its late result will be dropped) and gives back its lock —
@@ -462,6 +486,7 @@ impl Session {
                 self.trace(TraceKind::FetchSignedOut, None, None, None);
                 self.failures = 0;
                 self.timers.stop_all();
+                self.forget_stored_token();
                 self.settle_unauthenticated(None);
             }
             FetchOutcome::Failed(error) => self.on_fetch_failure(now, in_flight.force, error),
@@ -498,7 +523,7 @@ impl Session {
             self.outputs.push_back(Output::ResolveToken { waiter, result: Ok(result) });
             return;
         }
-        self.waiters.push(Waiter { id: waiter, need });
+        self.waiters.push(Waiter { id: waiter, need, asked_at: now, failures_seen: 0 });
         let force = need != TokenNeed::Current || self.current.is_some();
         self.start_fetch(now, force, FetchReason::Requested);
     }
@@ -521,8 +546,10 @@ impl Session {
                 if first {
                     self.trace(TraceKind::ServerAccepted, tail, None, None);
                 }
-                self.set_state(AuthState::Authenticated, None);
+                // Held operations go before listeners hear the news: one that submits an operation
+                // on hearing it must not overtake them.
                 self.open_gate_releasing();
+                self.set_state(AuthState::Authenticated, None);
             }
             Verdict::Rejected => {
                 if current.verdict == TokenVerdict::Rejected {
@@ -539,6 +566,7 @@ impl Session {
                         ErrorCode::TokenRejected,
                         "the server rejected the token and its forced replacement; check the server's auth config",
                     );
+                    self.forget_stored_token();
                     self.settle_unauthenticated(Some(error));
                 } else {
                     self.start_fetch(now, true, FetchReason::Rejected);
@@ -683,6 +711,7 @@ impl Session {
                 "the forced refresh returned the token the server had just rejected",
             );
             self.current = None;
+            self.forget_stored_token();
             self.settle_unauthenticated(Some(error));
             return;
         }
@@ -708,7 +737,9 @@ impl Session {
             // Commit guard: a peer's token arrived while we fetched; ours only wins if it lives longer.
             let ours = remaining.map(|left| now.saturating_add(left));
             if let (Some(theirs), Some(ours)) = (self.expires_at(), ours) {
-                if theirs >= ours {
+                // Unless a forced request waits for this very fetch: the peer's token predates it.
+                let awaited = forced && self.waiters.iter().any(|w| w.need == TokenNeed::Forced && w.asked_at <= in_flight.fetch_started_at);
+                if theirs >= ours && !awaited {
                     self.trace(TraceKind::StaleResultDropped, None, None, None);
                     return;
                 }
@@ -787,26 +818,28 @@ impl Session {
             None => self.timers.stop(Timer::Expiry),
         }
 
-        if !self.client_attached {
+        if self.clients == 0 {
             self.set_state(AuthState::Authenticated, None);
         }
-        self.resolve_waiters_after_fetch(now, forced);
+        self.resolve_waiters_after_fetch(now, forced, minted_at);
     }
 
-    fn resolve_waiters_after_fetch(&mut self, now: Millis, forced: bool) {
+    /// Answers the waiters the token just installed satisfies; `fetched_since`: when the fetch
+    /// that produced it started.
+    fn resolve_waiters_after_fetch(&mut self, now: Millis, forced: bool, fetched_since: Millis) {
         let Some((generation, raw)) = self.current.as_ref().map(|t| (t.generation, t.raw.clone())) else {
             return;
         };
         let mut still_waiting = Vec::new();
         for waiter in core::mem::take(&mut self.waiters) {
-            let needs_newer = match waiter.need {
+            let waits = match waiter.need {
                 TokenNeed::Current => false,
-                TokenNeed::NewerThan(held) => held >= generation,
-                // A forced waiter is satisfied by any forced fetch that completes after it asked.
-                TokenNeed::Forced => !forced,
+                // Only an unforced fetch can be improved on; a forced one that returned the same token is final.
+                TokenNeed::NewerThan(held) => held >= generation && !forced,
+                // A forced waiter wants a forced fetch that started after it asked (ours or a peer's).
+                TokenNeed::Forced => !(forced && fetched_since >= waiter.asked_at),
             };
-            // Only an unforced fetch can be improved on; a forced one that returned the same token is final.
-            if needs_newer && !forced {
+            if waits {
                 still_waiting.push(waiter);
             } else {
                 let result = Ok(Some((generation, raw.clone())));
@@ -831,10 +864,14 @@ impl Session {
         self.trace(TraceKind::FetchFailed, None, None, Some(error));
         self.trace(TraceKind::RetryScheduled, None, Some(delay), None);
         self.timers.set(Timer::Retry, now.saturating_add(delay));
-        if token_valid {
-            // Callers content with the current token need not wait for the retry.
-            self.resolve_current_waiters();
-        } else if !keep_loading {
+        if token_valid || keep_loading {
+            // Callers content with the current token need not wait for the retry; those that need
+            // a newer one get the retry after the backoff's first step, then the error.
+            if token_valid {
+                self.resolve_current_waiters();
+            }
+            self.fail_waiters_past_retry(error);
+        } else {
             // Retries go on in the background so the session recovers when the issuer does.
             self.current = None;
             self.settle_unauthenticated(Some(error));
@@ -847,20 +884,19 @@ impl Session {
         self.rejections = 0;
         self.timers.stop(Timer::Refresh);
         self.timers.stop(Timer::Expiry);
+        // Held operations first, as on acceptance: listeners' new operations come after them.
+        if !self.config.reject_held_when_signed_out {
+            self.open_gate_releasing();
+        } else if self.gate.is_holding() {
+            let held = self.gate.open();
+            if !held.is_empty() {
+                let error = AuthError::new(ErrorCode::SignedOut, "auth settled as signed out while the operation was held");
+                self.trace(TraceKind::OperationsRejected, None, Some(held.len() as u64), None);
+                self.outputs.push_back(Output::RejectOperations(held, error));
+            }
+        }
         self.set_state(AuthState::Unauthenticated, error);
         self.resolve_all_waiters(error.map_or(Ok(None), Err));
-        let held = self.gate.open();
-        if held.is_empty() {
-            return;
-        }
-        if self.config.reject_held_when_signed_out {
-            let error = AuthError::new(ErrorCode::SignedOut, "auth settled as signed out while the operation was held");
-            self.trace(TraceKind::OperationsRejected, None, Some(held.len() as u64), None);
-            self.outputs.push_back(Output::RejectOperations(held, error));
-        } else {
-            self.trace(TraceKind::OperationsReleased, None, Some(held.len() as u64), None);
-            self.outputs.push_back(Output::ReleaseOperations(held));
-        }
     }
 
     fn open_gate_releasing(&mut self) {
@@ -869,6 +905,22 @@ impl Session {
             self.trace(TraceKind::OperationsReleased, None, Some(held.len() as u64), None);
             self.outputs.push_back(Output::ReleaseOperations(held));
         }
+    }
+
+    /// Answers with `error` the `Forced`/`NewerThan` waiters that have now seen [`WAITER_FAILURES`] failures.
+    fn fail_waiters_past_retry(&mut self, error: AuthError) {
+        let mut still_waiting = Vec::new();
+        for mut waiter in core::mem::take(&mut self.waiters) {
+            if waiter.need != TokenNeed::Current {
+                waiter.failures_seen += 1;
+                if waiter.failures_seen >= WAITER_FAILURES {
+                    self.outputs.push_back(Output::ResolveToken { waiter: waiter.id, result: Err(error) });
+                    continue;
+                }
+            }
+            still_waiting.push(waiter);
+        }
+        self.waiters = still_waiting;
     }
 
     fn resolve_current_waiters(&mut self) {

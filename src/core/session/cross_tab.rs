@@ -219,12 +219,14 @@ impl Session {
         }
     }
 
-    /// Whether the attempt in flight (before its fetch started) is answered by a newer, usable token.
+    /// Whether the attempt in flight (before its fetch started) is answered by a newer, usable token
+    /// (a forced request still waiting was not: the token predates it).
     fn is_satisfied_by_peer(&self, now: Millis) -> bool {
         let Some(in_flight) = self.in_flight else { return false };
         !matches!(in_flight.phase, FetchPhase::Fetching(_))
             && self.generation() > in_flight.started_generation
             && self.usable_generation(now).is_some()
+            && !self.waiters.iter().any(|w| w.need == super::TokenNeed::Forced)
     }
 
     fn finish_without_fetch(&mut self) {

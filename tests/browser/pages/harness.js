@@ -7,11 +7,11 @@ function base64url(text) {
 }
 
 let serial = 0;
-/** An unsigned-looking JWT issued now (page clock) living `lifetimeSeconds`; distinct every call. */
-function mint(lifetimeSeconds, { iatOffsetSeconds = 0, sub = "user_1" } = {}) {
+/** An unsigned-looking JWT issued now (page clock) living `lifetimeSeconds`, with `extra` claims; distinct every call. */
+function mint(lifetimeSeconds, { iatOffsetSeconds = 0, sub = "user_1", extra = {} } = {}) {
   const iat = Math.floor(Date.now() / 1000) + iatOffsetSeconds;
   const header = base64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "k1" }));
-  const claims = base64url(JSON.stringify({ iss: "https://issuer.test", sub, aud: "convex", iat, exp: iat + lifetimeSeconds, jti: String(++serial) }));
+  const claims = base64url(JSON.stringify({ iss: "https://issuer.test", sub, aud: "convex", iat, exp: iat + lifetimeSeconds, jti: String(++serial), ...extra }));
   return `${header}.${claims}.sig${String(serial).padStart(6, "0")}`;
 }
 
