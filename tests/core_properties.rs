@@ -438,13 +438,7 @@ impl Fuzz {
         for output in &outputs {
             self.history.push(format!("    {output:?}"));
         }
-        // Held operations go out just before the state change that settles them (so listeners'
-        // new operations come after them): judge them by the state this call ends in.
-        let settled_state = outputs.iter().rev().find_map(|o| match o {
-            Output::StateChanged { state, .. } => Some(*state),
-            _ => None,
-        });
-        let mut observed_state = settled_state.unwrap_or(self.last.0);
+        let mut observed_state = self.last.0;
         let mut unforced_fetch = false;
         for output in outputs.clone() {
             match output {

@@ -254,16 +254,28 @@ fn a_success_after_one_failure_answers_the_waiters_with_the_new_token() {
     assert_eq!(result.as_ref().unwrap().as_ref().map(|(_, t)| t.as_str()), Some(fresh.as_str()));
 }
 
-// ---- 7. the gate lets go before the verdict is announced ----
+// ---- 7. held operations keep their place when the gate opens ----
 
-fn positions(outputs: &[Output]) -> (usize, usize) {
-    let release = outputs.iter().position(|o| matches!(o, Output::ReleaseOperations(_))).expect("released");
-    let state = outputs.iter().position(|o| matches!(o, Output::StateChanged { .. })).expect("state changed");
-    (release, state)
+/// Performs outputs as a driver does, up to and including the first state change (where the
+/// JavaScript face notifies listeners), and returns them.
+fn perform_through_state_change(h: &mut Harness) -> Vec<Output> {
+    let mut performed = Vec::new();
+    while let Some(output) = h.session.poll() {
+        let state_change = matches!(output, Output::StateChanged { .. });
+        performed.push(output);
+        if state_change {
+            break;
+        }
+    }
+    performed
+}
+
+fn releases(outputs: &[Output]) -> Vec<Vec<u32>> {
+    outputs.iter().filter_map(|o| if let Output::ReleaseOperations(ops) = o { Some(ops.clone()) } else { None }).collect()
 }
 
 #[test]
-fn held_operations_are_released_before_listeners_hear_authenticated() {
+fn an_operation_a_listener_submits_on_acceptance_runs_after_the_held_ones() {
     let mut h = Harness::new(Config { expect_auth: true, ..Default::default() });
     h.session.attach_client();
     h.session.start(h.now);
@@ -272,14 +284,17 @@ fn held_operations_are_released_before_listeners_hear_authenticated() {
     h.drain();
     h.answer_fresh(HOUR_MS / 1000);
     h.session.handle_server_verdict(h.now, 1, Verdict::Accepted);
-    let outputs: Vec<Output> = std::iter::from_fn(|| h.session.poll()).collect();
-    let (release, state) = positions(&outputs);
-    // A listener that submits an operation on hearing the news must not overtake the held ones.
-    assert!(release < state, "release at {release}, state change at {state}: {outputs:?}");
+    let first = perform_through_state_change(&mut h);
+    assert!(releases(&first).is_empty(), "the state is authenticated before held operations run");
+    // A listener hears "authenticated" and submits an operation before the release is performed.
+    assert_eq!(h.session.submit_operation(2), OpDecision::Hold, "it queues behind the held one");
+    let rest: Vec<Output> = std::iter::from_fn(|| h.session.poll()).collect();
+    assert_eq!(releases(&rest), vec![vec![1, 2]], "one release, in call order");
+    assert_eq!(h.session.submit_operation(3), OpDecision::Run, "once performed, the gate is simply open");
 }
 
 #[test]
-fn held_operations_run_before_listeners_hear_a_signed_out_settlement() {
+fn an_operation_a_listener_submits_on_a_signed_out_settlement_runs_after_the_held_ones() {
     let mut h = Harness::new(Config { expect_auth: true, ..Default::default() });
     h.session.start(h.now);
     h.drain();
@@ -287,9 +302,10 @@ fn held_operations_run_before_listeners_hear_a_signed_out_settlement() {
     h.drain();
     let fetch = h.open_fetches.remove(0);
     h.session.handle_fetch_result(h.now, fetch, FetchOutcome::SignedOut);
-    let outputs: Vec<Output> = std::iter::from_fn(|| h.session.poll()).collect();
-    let (release, state) = positions(&outputs);
-    assert!(release < state, "release at {release}, state change at {state}: {outputs:?}");
+    perform_through_state_change(&mut h);
+    assert_eq!(h.session.submit_operation(2), OpDecision::Hold);
+    let rest: Vec<Output> = std::iter::from_fn(|| h.session.poll()).collect();
+    assert_eq!(releases(&rest), vec![vec![1, 2]]);
 }
 
 // ---- 6. a client that lets go ----

@@ -364,7 +364,16 @@ impl Session {
         }
     }
 
+    /// Runs `op` now, or holds it. Held operations released but not yet performed (still in the
+    /// output queue) keep their place: an operation submitted meanwhile — by a listener hearing
+    /// the state change that comes with the release — joins the end of that release.
     pub fn submit_operation(&mut self, op: OpId) -> OpDecision {
+        if let Some(Output::ReleaseOperations(ops)) =
+            self.outputs.iter_mut().find(|output| matches!(output, Output::ReleaseOperations(_)))
+        {
+            ops.push(op);
+            return OpDecision::Hold;
+        }
         let decision = self.gate.submit(op);
         if decision == OpDecision::Hold {
             self.trace(TraceKind::OperationsHeld, None, Some(1), None);
@@ -546,10 +555,8 @@ impl Session {
                 if first {
                     self.trace(TraceKind::ServerAccepted, tail, None, None);
                 }
-                // Held operations go before listeners hear the news: one that submits an operation
-                // on hearing it must not overtake them.
-                self.open_gate_releasing();
                 self.set_state(AuthState::Authenticated, None);
+                self.open_gate_releasing();
             }
             Verdict::Rejected => {
                 if current.verdict == TokenVerdict::Rejected {
@@ -884,19 +891,17 @@ impl Session {
         self.rejections = 0;
         self.timers.stop(Timer::Refresh);
         self.timers.stop(Timer::Expiry);
-        // Held operations first, as on acceptance: listeners' new operations come after them.
-        if !self.config.reject_held_when_signed_out {
-            self.open_gate_releasing();
-        } else if self.gate.is_holding() {
-            let held = self.gate.open();
-            if !held.is_empty() {
-                let error = AuthError::new(ErrorCode::SignedOut, "auth settled as signed out while the operation was held");
-                self.trace(TraceKind::OperationsRejected, None, Some(held.len() as u64), None);
-                self.outputs.push_back(Output::RejectOperations(held, error));
-            }
-        }
         self.set_state(AuthState::Unauthenticated, error);
         self.resolve_all_waiters(error.map_or(Ok(None), Err));
+        if !self.config.reject_held_when_signed_out {
+            return self.open_gate_releasing();
+        }
+        let held = self.gate.open();
+        if !held.is_empty() {
+            let error = AuthError::new(ErrorCode::SignedOut, "auth settled as signed out while the operation was held");
+            self.trace(TraceKind::OperationsRejected, None, Some(held.len() as u64), None);
+            self.outputs.push_back(Output::RejectOperations(held, error));
+        }
     }
 
     fn open_gate_releasing(&mut self) {
