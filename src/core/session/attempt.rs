@@ -34,6 +34,8 @@ pub(super) struct InFlight {
 }
 
 impl Session {
+    /// Input: the app's callback settled for `fetch`. Results for any other id (an attempt
+    /// abandoned by a sign-out, a timeout or `dispose`) are dropped.
     pub fn handle_fetch_result(&mut self, now: Millis, fetch: FetchId, outcome: FetchOutcome) {
         if let Some((_, lock)) = self.orphan.filter(|(orphan, _)| *orphan == fetch) {
             // The abandoned request is answered: its refresh token is settled, the lock can go.
