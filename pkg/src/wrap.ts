@@ -139,6 +139,8 @@ function wrap<C extends ConvexLikeClient>(port: SessionPort, client: C): Wrappin
 
   /** Submits through the gate, remembering what stays held so unwrap can run it. */
   const submit = (operation: Held) => {
+    // The old wrapped client, used after unwrap, is no longer gated.
+    if (unwrapped) return { held: false, id: 0 };
     const submitted = port.submitOperation({
       release() {
         held.delete(submitted.id);
