@@ -138,6 +138,11 @@ mod surface {
             self.driver.with_session(|session, _| session.attach_client());
         }
 
+        #[wasm_bindgen(js_name = detachClient)]
+        pub fn detach_client(&self) {
+            self.driver.with_session(|session, now| session.detach_client(now));
+        }
+
         /// True when the operation may run now; false when it is held.
         #[wasm_bindgen(js_name = submitOperation)]
         pub fn submit_operation(&self, op: u32) -> bool {

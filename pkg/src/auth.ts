@@ -4,7 +4,7 @@ import { AuthlaneError, ErrorCodes, type AuthlaneErrorCode } from "./errors.js";
 import { createLogger, createThrowReporter, type TraceEvent } from "./log.js";
 import { resolveOptions } from "./options.js";
 import { intoWasm, isWasmLoaded, loadWasm, moduleTrap, watchTraps, WasmSession } from "./wasm.js";
-import { wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
+import { unwrapClient, wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
 import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
 
@@ -59,7 +59,11 @@ export interface TokenStorage {
 
 export type AuthStatus = "loading" | "authenticated" | "unauthenticated";
 
-/** Registered claims of the current token (decoded, not verified). Times are in seconds. */
+/**
+ * Registered claims of the current token (decoded, not verified). Times are in seconds. A refresh
+ * that changes only `exp`/`iat`/`nbf` keeps the snapshot (and these times) as they were; any other
+ * change of claims makes a new snapshot.
+ */
 export interface TokenClaims {
   iss: string | null;
   sub: string | null;
@@ -86,8 +90,16 @@ export interface Auth {
   subscribe(listener: () => void): () => void;
   /** A fresh token (fetched if the cached one is due), or `null` when signed out. Throws `AuthlaneError`. */
   getToken(options?: { forceRefresh?: boolean }): Promise<string | null>;
-  /** Wires a Convex-like client's `setAuth`/`clearAuth` and gates its operations; returns a client with the same API. */
+  /**
+   * Wires a Convex-like client's `setAuth`/`clearAuth` and gates its operations; returns a client with
+   * the same API. Wrapping the same client again (or the returned one) is a no-op returning the same wrapped client.
+   */
   wrap<C extends ConvexLikeClient>(client: C): C;
+  /**
+   * Lets go of a wrapped client (pass it or its wrapped version): stops handing it tokens, clears its
+   * auth, runs operations still held for it. Returns false if it was not wrapped by this session.
+   */
+  unwrap(client: ConvexLikeClient): boolean;
   /** Drops the token everywhere in this session and clears wrapped clients' auth. Does not sign out of your provider. */
   signOut(): Promise<void>;
   /** Stops timers and listeners; pending calls fail with `disposed`. */
@@ -134,6 +146,11 @@ function snapshotOf(status: AuthStatus, claims: TokenClaims | null, error: Authl
   });
 }
 
+/** What a claims change is judged by: everything but the times a refresh always moves. */
+function claimsKey(claims: TokenClaims | null): string {
+  return claims ? JSON.stringify([claims.iss, claims.sub, claims.aud, claims.hasura]) : "";
+}
+
 function inBrowser(): boolean {
   return typeof window !== "undefined" && typeof document !== "undefined";
 }
@@ -176,7 +193,8 @@ export function createAuth(options: AuthOptions): Auth {
   let failure: AuthlaneError | null = null;
   let nextWaiter = 1;
   let nextOperation = 1;
-  let clientAttached = false;
+  /** Clients reporting verdicts (wrapped clients, graphql-ws sockets), replayed to a late session. */
+  let attachedClients = 0;
 
   let settle: (first: AuthSnapshot) => void = () => {};
   const settled = new Promise<AuthSnapshot>((resolve) => (settle = resolve));
@@ -240,9 +258,9 @@ export function createAuth(options: AuthOptions): Auth {
       }
       case "token_changed": {
         const claims = claimsNow();
-        const previous = snapshot.claims;
-        // A refresh of the same identity is not a change listeners should hear about.
-        if (snapshot.isAuthenticated && (claims?.sub !== previous?.sub || claims?.iss !== previous?.iss)) {
+        // A plain refresh (only exp/iat/nbf moved) is not a change listeners should hear about;
+        // a new identity, audience or role claims is.
+        if (snapshot.isAuthenticated && claimsKey(claims) !== claimsKey(snapshot.claims)) {
           setSnapshot(snapshotOf("authenticated", claims, null));
         }
         callEach(tokenChangeListeners, [a as number], reportClientError);
@@ -351,7 +369,7 @@ export function createAuth(options: AuthOptions): Auth {
             fail(failed);
             throw failed;
           }
-          if (clientAttached) use((current) => current.attachClient());
+          for (let i = 0; i < attachedClients; i++) use((current) => current.attachClient());
           // Operations called before the module loaded go to the gate now, in call order.
           for (const id of heldBeforeReady.splice(0)) {
             if (use((current) => current.submitOperation(id))) {
@@ -374,8 +392,12 @@ export function createAuth(options: AuthOptions): Auth {
 
   const port: SessionPort = {
     attachClient() {
-      clientAttached = true;
+      attachedClients++;
       use((current) => current.attachClient());
+    },
+    detachClient() {
+      attachedClients--;
+      use((current) => current.detachClient());
     },
     requestToken(need: TokenNeed, held: number) {
       if (disposed) return Promise.reject(new AuthlaneError(ErrorCodes.Disposed, "the session was disposed"));
@@ -445,6 +467,9 @@ export function createAuth(options: AuthOptions): Auth {
     },
     wrap(client) {
       return wrapClient(port, client);
+    },
+    unwrap(client) {
+      return unwrapClient(port, client);
     },
     async signOut() {
       if (!session && !disposed && !failure && inBrowser()) await ready;

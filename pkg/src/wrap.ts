@@ -1,6 +1,6 @@
 // The adapter for Convex-like clients: it answers the client's fetchToken calls from the session,
 // turns the client's onChange reports into server verdicts, pushes refreshed tokens, and routes
-// operations through the expectAuth gate.
+// operations through the expectAuth gate. One wrapping per client and session; unwrapClient undoes it.
 import type { AuthlaneError } from "./errors.js";
 
 /** Anything with convex-js's auth surface: `setAuth(fetchToken, onChange)` and `clearAuth()`. */
@@ -19,6 +19,8 @@ export type TokenNeed = (typeof TokenNeed)[keyof typeof TokenNeed];
 /** What the adapter needs from the session (implemented in auth.ts). */
 export interface SessionPort {
   attachClient(): void;
+  /** Undoes one `attachClient()`: that client no longer reports verdicts. */
+  detachClient(): void;
   requestToken(need: TokenNeed, held: number): Promise<{ token: string | null; generation: number }>;
   serverVerdict(generation: number, accepted: boolean): void;
   submitOperation(operation: { release(): void; reject(error: AuthlaneError): void }): { held: boolean; id: number };
@@ -33,8 +35,55 @@ const PROMISE_OPERATIONS = new Set<PropertyKey>(["query", "mutation", "action"])
 /** Methods returning an unsubscribe function that the gate may hold. */
 const SUBSCRIPTION_OPERATIONS = new Set<PropertyKey>(["onUpdate", "subscribe", "onPaginatedUpdate"]);
 
+interface Held {
+  release(): void;
+  reject(error: AuthlaneError): void;
+}
+
+interface Wrapping {
+  client: object;
+  proxy: object;
+  unwrap(): void;
+}
+
+/** Per session: each wrapped client, and each wrapped proxy, to its wrapping. */
+const wrappings = new WeakMap<SessionPort, WeakMap<object, Wrapping>>();
+
+/**
+ * Wraps `client` for the session behind `port`. Wrapping the same client again (or its wrapped
+ * proxy) changes nothing and returns the same wrapped client.
+ */
 export function wrapClient<C extends ConvexLikeClient>(port: SessionPort, client: C): C {
+  let registry = wrappings.get(port);
+  if (!registry) wrappings.set(port, (registry = new WeakMap()));
+  const existing = registry.get(client);
+  if (existing) return existing.proxy as C;
+  const wrapping = wrap(port, client);
+  registry.set(client, wrapping);
+  registry.set(wrapping.proxy, wrapping);
+  return wrapping.proxy as C;
+}
+
+/**
+ * Lets go of a client wrapped for this session (given as itself or as its wrapped proxy): its
+ * listeners are removed, its auth is cleared, and operations still held for it run now. True if
+ * it was wrapped. Afterwards `wrapClient` wraps it afresh.
+ */
+export function unwrapClient(port: SessionPort, client: object): boolean {
+  const registry = wrappings.get(port);
+  const wrapping = registry?.get(client);
+  if (!registry || !wrapping) return false;
+  registry.delete(wrapping.client);
+  registry.delete(wrapping.proxy);
+  wrapping.unwrap();
+  return true;
+}
+
+function wrap<C extends ConvexLikeClient>(port: SessionPort, client: C): Wrapping {
   port.attachClient();
+  /** Operations this wrapping has in the gate, by id. */
+  const held = new Map<number, Held>();
+  let unwrapped = false;
   /** Generation of the token the client holds (0: none). */
   let handedGeneration = 0;
   /** Counts the client's onChange(true) reports. */
@@ -42,6 +91,8 @@ export function wrapClient<C extends ConvexLikeClient>(port: SessionPort, client
   let requestsInFlight = 0;
 
   const fetchToken = async ({ forceRefreshToken }: { forceRefreshToken: boolean }) => {
+    // A call from a client already let go (its auth was cleared) learns nothing from the session.
+    if (unwrapped) return null;
     requestsInFlight++;
     try {
       let need: TokenNeed = TokenNeed.Current;
@@ -69,15 +120,16 @@ export function wrapClient<C extends ConvexLikeClient>(port: SessionPort, client
   };
 
   const onChange = (isAuthenticated: boolean) => {
+    if (unwrapped) return;
     if (isAuthenticated) confirmations++;
     port.serverVerdict(handedGeneration, isAuthenticated);
   };
 
-  port.onTokenChanged((generation) => {
+  const stopTokenChanges = port.onTokenChanged((generation) => {
     // A refreshed (or newly signed-in) token: hand it over unless the client is already asking.
     if (requestsInFlight === 0 && generation > handedGeneration) client.setAuth(fetchToken, onChange);
   });
-  port.onStatusChanged((status) => {
+  const stopStatusChanges = port.onStatusChanged((status) => {
     if (status === "unauthenticated" && requestsInFlight === 0 && handedGeneration !== 0) {
       handedGeneration = 0;
       client.clearAuth();
@@ -85,23 +137,64 @@ export function wrapClient<C extends ConvexLikeClient>(port: SessionPort, client
   });
   client.setAuth(fetchToken, onChange);
 
-  return new Proxy(client, {
+  /** Submits through the gate, remembering what stays held so unwrap can run it. */
+  const submit = (operation: Held) => {
+    // The old wrapped client, used after unwrap, is no longer gated.
+    if (unwrapped) return { held: false, id: 0 };
+    // The port may settle the operation inside submitOperation (a session that already failed).
+    let id: number | undefined;
+    let settled = false;
+    const submitted = port.submitOperation({
+      release() {
+        settled = true;
+        if (id !== undefined) held.delete(id);
+        operation.release();
+      },
+      reject(error) {
+        settled = true;
+        if (id !== undefined) held.delete(id);
+        operation.reject(error);
+      },
+    });
+    id = submitted.id;
+    if (submitted.held && !settled) held.set(id, operation);
+    return submitted;
+  };
+
+  const proxy = new Proxy(client, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property);
       if (typeof value !== "function") return value;
       const method = value as (...args: unknown[]) => unknown;
       if (PROMISE_OPERATIONS.has(property)) {
-        return (...args: unknown[]) => gatePromise(port, () => method.apply(target, args));
+        return (...args: unknown[]) => gatePromise(submit, () => method.apply(target, args));
       }
       if (SUBSCRIPTION_OPERATIONS.has(property)) {
-        return (...args: unknown[]) => gateSubscription(port, () => method.apply(target, args), args);
+        return (...args: unknown[]) => gateSubscription(submit, port, () => method.apply(target, args), args);
       }
       return method.bind(target);
     },
   });
+
+  const unwrap = () => {
+    unwrapped = true;
+    stopTokenChanges();
+    stopStatusChanges();
+    port.detachClient();
+    client.clearAuth();
+    // The app took the client back: what the gate still holds for it runs now, in call order.
+    for (const [id, operation] of [...held]) {
+      held.delete(id);
+      port.cancelOperation(id);
+      operation.release();
+    }
+  };
+  return { client, proxy, unwrap };
 }
 
-function gatePromise(port: SessionPort, run: () => unknown): unknown {
+type Submit = (operation: Held) => { held: boolean; id: number };
+
+function gatePromise(submit: Submit, run: () => unknown): unknown {
   let release!: () => void;
   let reject!: (error: AuthlaneError) => void;
   const whenReleased = new Promise((resolve, fail) => {
@@ -114,16 +207,16 @@ function gatePromise(port: SessionPort, run: () => unknown): unknown {
     };
     reject = fail;
   });
-  const { held } = port.submitOperation({ release: () => release(), reject: (error) => reject(error) });
+  const { held } = submit({ release: () => release(), reject: (error) => reject(error) });
   return held ? whenReleased : run();
 }
 
 type Unsubscribe = (() => void) & { unsubscribe?: () => void; getCurrentValue?: () => unknown };
 
-function gateSubscription(port: SessionPort, run: () => unknown, args: unknown[]): unknown {
+function gateSubscription(submit: Submit, port: SessionPort, run: () => unknown, args: unknown[]): unknown {
   let subscription: Unsubscribe | undefined;
   let cancelled = false;
-  const { held, id } = port.submitOperation({
+  const { held, id } = submit({
     release() {
       if (!cancelled) subscription = run() as Unsubscribe;
     },

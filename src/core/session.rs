@@ -1,4 +1,11 @@
-//! The session: one state machine for the whole token lifecycle.
+//! The session: one state machine for the whole token lifecycle. This file holds its types, its
+//! public contract (getters, inputs, mutators, outputs) and the settling of states; the work is
+//! split by concern, as quinn-proto splits its connection:
+//! - [`schedule`]: the refresh arithmetic, pure functions of their inputs;
+//! - `attempt`: fetch attempts (single flight, the callback, failures and backoff, the lock kept);
+//! - `adopt`: judging and installing a token a fetch returned;
+//! - `waiters`: which answer each token request gets;
+//! - `cross_tab`: the refresh lock, token sharing and sign-out across tabs.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -12,7 +19,17 @@ use super::timers::{Timer, TimerTable};
 use super::token::{self, Claims};
 use super::Millis;
 
+mod adopt;
+mod attempt;
+mod config;
 mod cross_tab;
+pub mod schedule;
+mod waiters;
+
+use attempt::InFlight;
+pub use config::Config;
+pub use schedule::MIN_REFRESH_DELAY_MS;
+use waiters::Waiter;
 
 /// Identifies one call of the app's `fetchAccessToken`; results for any other id are dropped.
 pub type FetchId = u64;
@@ -22,55 +39,6 @@ pub type Generation = u64;
 pub type WaiterId = u32;
 /// Identifies one request for the cross-tab refresh lock; grants for any other id are given back.
 pub type LockId = u64;
-
-/// Scheduling never lands a refresh sooner than this after receipt (unless the token itself
-/// lives less than twice as long), so a short-lived token cannot cause a refresh storm.
-pub const MIN_REFRESH_DELAY_MS: u64 = 1_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// Refresh this long before the token's estimated expiry (convex-js's default is 10 s).
-    pub refresh_leeway_ms: u64,
-    /// Hold operations until the server accepts the first token.
-    pub expect_auth: bool,
-    /// When auth settles as signed out, reject held operations instead of running them unauthenticated.
-    pub reject_held_when_signed_out: bool,
-    /// A callback that has not settled after this long counts as failed.
-    pub fetch_timeout_ms: u64,
-    pub backoff_initial_ms: u64,
-    pub backoff_max_ms: u64,
-    /// Failed startup attempts before `Loading` settles as `Unauthenticated` (retries continue).
-    pub startup_attempts: u32,
-    /// Seeds the backoff jitter.
-    pub seed: u64,
-    /// Coordinate with the app's other tabs: refresh under a shared lock, share tokens, sign out everywhere.
-    pub cross_tab: bool,
-    /// Cross-tab: waiting longer than this for the lock steals it; holding it longer releases it.
-    pub lock_timeout_ms: u64,
-    /// Cross-tab: after taking the lock, how long peers get to answer a request for their token.
-    pub peer_grace_ms: u64,
-    /// Emit [`Output::Persist`] so the driver can keep the token in storage.
-    pub persist: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            refresh_leeway_ms: 10_000,
-            expect_auth: false,
-            reject_held_when_signed_out: false,
-            fetch_timeout_ms: 30_000,
-            backoff_initial_ms: 1_000,
-            backoff_max_ms: 30_000,
-            startup_attempts: 3,
-            seed: 0x5eed,
-            cross_tab: false,
-            lock_timeout_ms: 10_000,
-            peer_grace_ms: 50,
-            persist: false,
-        }
-    }
-}
 
 /// What the app's callback produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,35 +124,13 @@ struct CurrentToken {
     minted_at: Millis,
 }
 
+/// Where a session is in its life: inputs before `start` only prepare it, and after `dispose`
+/// nothing is done any more (requests fail with `disposed`, late results are dropped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FetchPhase {
-    /// Cross-tab: waiting for the refresh lock (a peer's token may still make the fetch unnecessary).
-    AwaitingLock,
-    /// Cross-tab: holding the lock, giving peers a moment to answer before fetching.
-    PeerGrace,
-    /// The app's callback is running.
-    Fetching(FetchId),
-}
-
-#[derive(Debug, Clone, Copy)]
-struct InFlight {
-    phase: FetchPhase,
-    force: bool,
-    reason: FetchReason,
-    /// The cross-tab lock this attempt holds or waits for.
-    lock: Option<LockId>,
-    /// The generation current when the need arose: a newer one satisfies it.
-    started_generation: Generation,
-    /// When the callback was called: a forced token was minted no earlier.
-    fetch_started_at: Millis,
-    /// When the lock was granted (to notice a grace period overslept by a frozen tab).
-    lock_acquired_at: Millis,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Waiter {
-    id: WaiterId,
-    need: TokenNeed,
+enum Lifecycle {
+    Created,
+    Running,
+    Disposed,
 }
 
 /// The client-side token lifecycle of one app, as a deterministic state machine.
@@ -196,7 +142,7 @@ struct Waiter {
 /// - **Inputs** (`handle_*`, each taking `now`): [`handle_fetch_result`](Self::handle_fetch_result),
 ///   [`handle_token_request`](Self::handle_token_request), [`handle_server_verdict`](Self::handle_server_verdict),
 ///   [`handle_timeout`](Self::handle_timeout), [`handle_wake`](Self::handle_wake).
-/// - **Mutators**: [`start`](Self::start), [`attach_client`](Self::attach_client),
+/// - **Mutators**: [`start`](Self::start), [`attach_client`](Self::attach_client), [`detach_client`](Self::detach_client),
 ///   [`submit_operation`](Self::submit_operation), [`cancel_operation`](Self::cancel_operation),
 ///   [`sign_out`](Self::sign_out), [`dispose`](Self::dispose).
 /// - **Outputs**: [`poll`](Self::poll) drains [`Output`]s in order; [`poll_timeout`](Self::poll_timeout)
@@ -225,12 +171,12 @@ pub struct Session {
     rejections: u32,
     /// Client clock minus issuer clock, learnt from a freshly forced token's `iat`.
     skew_ms: Option<i64>,
-    client_attached: bool,
+    /// Clients reporting server verdicts (wrapped clients, graphql-ws sockets).
+    clients: u32,
     gate: Gate,
     timers: TimerTable,
     outputs: VecDeque<Output>,
-    started: bool,
-    disposed: bool,
+    lifecycle: Lifecycle,
     next_lock: LockId,
     /// The last token the server rejected: a peer offering it again is ignored.
     last_rejected: Option<String>,
@@ -259,11 +205,10 @@ impl Session {
             retry_forced: false,
             rejections: 0,
             skew_ms: None,
-            client_attached: false,
+            clients: 0,
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
-            started: false,
-            disposed: false,
+            lifecycle: Lifecycle::Created,
             next_lock: 1,
             last_rejected: None,
             ignored_peer_messages: 0,
@@ -332,10 +277,10 @@ impl Session {
 
     /// Starts the first fetch. Only the first call does anything.
     pub fn start(&mut self, now: Millis) {
-        if self.started || self.disposed {
+        if self.lifecycle != Lifecycle::Created {
             return;
         }
-        self.started = true;
+        self.lifecycle = Lifecycle::Running;
         if self.current.is_none() && self.in_flight.is_none() && self.state == AuthState::Loading {
             self.start_fetch(now, false, FetchReason::Startup);
         }
@@ -343,13 +288,31 @@ impl Session {
 
     /// Declares that a client reports server verdicts: `Authenticated` then waits for acceptance.
     pub fn attach_client(&mut self) {
-        self.client_attached = true;
+        self.clients = self.clients.saturating_add(1);
     }
 
+    /// A client attached earlier no longer reports verdicts. When it was the last one, a token
+    /// still waiting for a verdict counts as the session's answer, as without a client.
+    pub fn detach_client(&mut self, now: Millis) {
+        self.clients = self.clients.saturating_sub(1);
+        if self.clients == 0 && self.state == AuthState::Loading && self.usable_generation(now).is_some() {
+            self.set_state(AuthState::Authenticated, None);
+        }
+    }
+
+    /// Runs `op` now, or holds it. Held operations released but not yet performed (still in the
+    /// output queue) keep their place: an operation submitted meanwhile — by a listener hearing
+    /// the state change that comes with the release — joins the end of that release.
     pub fn submit_operation(&mut self, op: OpId) -> OpDecision {
+        if let Some(Output::ReleaseOperations(ops)) =
+            self.outputs.iter_mut().find(|output| matches!(output, Output::ReleaseOperations(_)))
+        {
+            ops.push(op);
+            return OpDecision::Hold;
+        }
         let decision = self.gate.submit(op);
         if decision == OpDecision::Hold {
-            self.trace(TraceKind::OperationsHeld, None, Some(1), None);
+            self.trace(Trace::operations_held(1));
         }
         decision
     }
@@ -362,7 +325,7 @@ impl Session {
     /// Signs out: drops the token and any fetch in flight (its result will be ignored) and settles
     /// as `Unauthenticated` without an error.
     pub fn sign_out(&mut self, now: Millis) {
-        if self.disposed {
+        if self.is_disposed() {
             return;
         }
         // From now on, tokens fetched before this moment can no longer sign any tab back in.
@@ -388,37 +351,25 @@ impl Session {
         self.timers.stop_all();
         self.abandon_in_flight(now);
         self.failures = 0;
-        if self.config.persist {
-            self.outputs.push_back(Output::Persist(None));
-        }
+        self.forget_stored_token();
         self.settle_unauthenticated(None);
     }
 
-    /// Forgets the attempt under way (its late result will be dropped) and gives back its lock —
-    /// except while its request is out: then the lock is kept until the result lands or the hold
-    /// timeout, so no other tab presents the refresh token that request is redeeming.
-    fn abandon_in_flight(&mut self, now: Millis) {
-        let Some(in_flight) = self.in_flight.take() else { return };
-        let Some(lock) = in_flight.lock else { return };
-        match in_flight.phase {
-            FetchPhase::Fetching(fetch) if !self.disposed => {
-                if let Some((_, previous)) = self.orphan.replace((fetch, lock)) {
-                    self.outputs.push_back(Output::ReleaseLock { lock: previous });
-                }
-                if self.timers.get(Timer::LockHold).is_none() {
-                    self.timers.set(Timer::LockHold, now.saturating_add(self.config.lock_timeout_ms));
-                }
-            }
-            _ => self.outputs.push_back(Output::ReleaseLock { lock }),
+    /// Removes the persisted record: the provider said the user is signed out (or the server
+    /// refused the token for good), so a reload must not restore it.
+    fn forget_stored_token(&mut self) {
+        if self.config.persist {
+            self.outputs.push_back(Output::Persist(None));
         }
     }
 
+
     /// Ends the session: pending requests and held operations fail with `disposed`, late results are ignored.
     pub fn dispose(&mut self) {
-        if self.disposed {
+        if self.is_disposed() {
             return;
         }
-        self.disposed = true;
+        self.lifecycle = Lifecycle::Disposed;
         self.abandon_in_flight(0);
         if let Some((_, lock)) = self.orphan.take() {
             self.outputs.push_back(Output::ReleaseLock { lock });
@@ -434,48 +385,12 @@ impl Session {
 
     // ---- inputs ----
 
-    pub fn handle_fetch_result(&mut self, now: Millis, fetch: FetchId, outcome: FetchOutcome) {
-        if let Some((_, lock)) = self.orphan.filter(|(orphan, _)| *orphan == fetch) {
-            // The abandoned request is answered: its refresh token is settled, the lock can go.
-            self.orphan = None;
-            self.outputs.push_back(Output::ReleaseLock { lock });
-            self.trace(TraceKind::StaleResultDropped, None, None, None);
-            return;
-        }
-        let Some(in_flight) = self.in_flight.filter(|f| f.phase == FetchPhase::Fetching(fetch) && !self.disposed) else {
-            self.trace(TraceKind::StaleResultDropped, None, None, None);
-            return;
-        };
-        self.in_flight = None;
-        self.timers.stop(Timer::FetchTimeout);
-        self.timers.stop(Timer::LockHold);
-        self.handle_fetch_outcome(now, in_flight, outcome);
-        // Released after the outcome is shared, so peers waiting for the lock hear of the token first.
-        if let Some(lock) = in_flight.lock {
-            self.outputs.push_back(Output::ReleaseLock { lock });
-        }
-    }
 
-    fn handle_fetch_outcome(&mut self, now: Millis, in_flight: InFlight, outcome: FetchOutcome) {
-        match outcome {
-            FetchOutcome::SignedOut => {
-                self.trace(TraceKind::FetchSignedOut, None, None, None);
-                self.failures = 0;
-                self.timers.stop_all();
-                self.settle_unauthenticated(None);
-            }
-            FetchOutcome::Failed(error) => self.on_fetch_failure(now, in_flight.force, error),
-            FetchOutcome::Token(raw) => match token::decode(&raw) {
-                Ok(decoded) => self.adopt(now, raw, decoded.claims, in_flight),
-                Err(error) => self.on_fetch_failure(now, in_flight.force, error.into()),
-            },
-        }
-    }
 
     /// Asks for a token on behalf of `waiter`; the answer comes as [`Output::ResolveToken`],
     /// at once when a usable token is held.
     pub fn handle_token_request(&mut self, now: Millis, waiter: WaiterId, need: TokenNeed) {
-        if self.disposed {
+        if self.is_disposed() {
             let error = AuthError::new(ErrorCode::Disposed, "the session was disposed");
             self.outputs.push_back(Output::ResolveToken { waiter, result: Err(error) });
             return;
@@ -498,28 +413,28 @@ impl Session {
             self.outputs.push_back(Output::ResolveToken { waiter, result: Ok(result) });
             return;
         }
-        self.waiters.push(Waiter { id: waiter, need });
+        self.waiters.push(Waiter { id: waiter, need, asked_at: now, failures_seen: 0 });
         let force = need != TokenNeed::Current || self.current.is_some();
         self.start_fetch(now, force, FetchReason::Requested);
     }
 
     /// Reports the server's verdict on the token of `generation`. Verdicts on any other token are ignored.
     pub fn handle_server_verdict(&mut self, now: Millis, generation: Generation, verdict: Verdict) {
-        if self.disposed {
+        if self.is_disposed() {
             return;
         }
         let Some(current) = self.current.as_mut().filter(|t| t.generation == generation) else {
-            self.trace(TraceKind::StaleVerdictIgnored, None, None, None);
+            self.trace(Trace::event(TraceKind::StaleVerdictIgnored));
             return;
         };
-        let tail = Some(token::redact(&current.raw));
+        let tail = token::redact(&current.raw);
         match verdict {
             Verdict::Accepted => {
                 let first = current.verdict != TokenVerdict::Accepted;
                 current.verdict = TokenVerdict::Accepted;
                 self.rejections = 0;
                 if first {
-                    self.trace(TraceKind::ServerAccepted, tail, None, None);
+                    self.trace(Trace::server_accepted(tail));
                 }
                 self.set_state(AuthState::Authenticated, None);
                 self.open_gate_releasing();
@@ -531,7 +446,7 @@ impl Session {
                 current.verdict = TokenVerdict::Rejected;
                 self.last_rejected = Some(current.raw.clone());
                 self.rejections += 1;
-                self.trace(TraceKind::ServerRejected, tail, None, None);
+                self.trace(Trace::server_rejected(tail));
                 if self.rejections >= 2 {
                     self.timers.stop_all();
                     self.abandon_in_flight(now);
@@ -539,6 +454,7 @@ impl Session {
                         ErrorCode::TokenRejected,
                         "the server rejected the token and its forced replacement; check the server's auth config",
                     );
+                    self.forget_stored_token();
                     self.settle_unauthenticated(Some(error));
                 } else {
                     self.start_fetch(now, true, FetchReason::Rejected);
@@ -549,10 +465,8 @@ impl Session {
 
     /// Runs whatever timers are due at `now`. Spurious calls do nothing.
     pub fn handle_timeout(&mut self, now: Millis) {
+        // No disposed check: dispose stops every timer.
         while let Some(timer) = self.timers.take_due(now) {
-            if self.disposed {
-                return;
-            }
             match timer {
                 Timer::FetchTimeout => {
                     if let Some(in_flight) = self.in_flight {
@@ -591,255 +505,14 @@ impl Session {
 
     // ---- internals ----
 
-    fn usable_generation(&self, now: Millis) -> Option<Generation> {
-        let token = self.current.as_ref()?;
-        let fresh = token.refresh_at.is_none_or(|at| now < at);
-        (token.verdict != TokenVerdict::Rejected && fresh).then_some(token.generation)
-    }
 
-    fn start_fetch(&mut self, now: Millis, force: bool, reason: FetchReason) {
-        if self.in_flight.is_some() {
-            // Single flight: join the fetch under way. If it is unforced and returns a cached
-            // token, waiters that need a newer one get their own forced fetch when it lands.
-            return;
-        }
-        self.timers.stop(Timer::Refresh);
-        self.timers.stop(Timer::Retry);
-        let mut in_flight =
-            InFlight {
-                phase: FetchPhase::AwaitingLock,
-                force,
-                reason,
-                lock: None,
-                started_generation: self.generation(),
-                fetch_started_at: now,
-                lock_acquired_at: now,
-            };
-        if self.config.cross_tab {
-            self.request_lock(now, &mut in_flight);
-            self.in_flight = Some(in_flight);
-        } else {
-            self.in_flight = Some(in_flight);
-            self.begin_fetch(now);
-        }
-    }
 
-    /// Calls the app's callback for the attempt in flight.
-    fn begin_fetch(&mut self, now: Millis) {
-        let Some(in_flight) = self.in_flight.as_mut() else { return };
-        let id = self.next_fetch;
-        self.next_fetch += 1;
-        in_flight.phase = FetchPhase::Fetching(id);
-        // Strictly after any sign-out this tab has seen, even within the same millisecond.
-        in_flight.fetch_started_at = now.max(self.signed_out_at.saturating_add(1));
-        let (force, reason, holds_lock) = (in_flight.force, in_flight.reason, in_flight.lock.is_some());
-        self.timers.set(Timer::FetchTimeout, now.saturating_add(self.config.fetch_timeout_ms));
-        if holds_lock {
-            self.timers.set(Timer::LockHold, now.saturating_add(self.config.lock_timeout_ms));
-        }
-        self.trace(TraceKind::FetchStarted(reason, force), None, None, None);
-        self.outputs.push_back(Output::FetchToken { fetch: id, force_refresh: force });
-    }
 
-    /// Estimated ms of validity left. A token fetched with `forceRefreshToken: true` was minted
-    /// after `minted_since` (when we called the callback), so its whole lifetime `exp - iat` counts
-    /// from then, whatever our clock says about `iat`. Others (a provider's cache) are aged on the
-    /// client clock, corrected by the skew learnt from forced tokens; a token that looks issued in
-    /// the future counts as just issued, so a clock running behind never delays a refresh past the
-    /// issuer's intent.
-    fn remaining_ms(&self, now: Millis, claims: &Claims, minted_since: Option<Millis>) -> Option<u64> {
-        let exp_ms = claims.exp? * 1000;
-        let issuer_now = (now as i64).saturating_sub(self.skew_ms.unwrap_or(0));
-        Some(match (claims.lifetime_seconds(), claims.iat) {
-            (Some(lifetime), _) if minted_since.is_some() => {
-                let in_transit = now.saturating_sub(minted_since.unwrap_or(now));
-                (lifetime * 1000).saturating_sub(in_transit)
-            }
-            (Some(lifetime), Some(iat)) => {
-                let age = issuer_now.saturating_sub((iat * 1000) as i64).max(0) as u64;
-                (lifetime * 1000).saturating_sub(age)
-            }
-            _ => (exp_ms as i64).saturating_sub(issuer_now).max(0) as u64,
-        })
-    }
 
-    /// Whether a token straight from the provider's cache is too far gone to send: little
-    /// of the leeway left, or (for tokens living less than two leeways) over half its life used.
-    fn is_stale(&self, remaining: u64, claims: &Claims) -> bool {
-        let leeway = self.config.refresh_leeway_ms;
-        let threshold = claims.lifetime_seconds().map_or(leeway, |lifetime| leeway.min(lifetime * 500));
-        remaining <= threshold
-    }
 
-    /// Takes the token a fetch of ours returned.
-    fn adopt(&mut self, now: Millis, raw: String, claims: Claims, in_flight: InFlight) {
-        let forced = in_flight.force;
-        let previous = self.current.as_ref();
-        let same_as_current = previous.is_some_and(|t| t.raw == raw);
-        if same_as_current && previous.is_some_and(|t| t.verdict == TokenVerdict::Rejected) {
-            self.timers.stop_all();
-            let error = AuthError::new(
-                ErrorCode::TokenRejected,
-                "the forced refresh returned the token the server had just rejected",
-            );
-            self.current = None;
-            self.settle_unauthenticated(Some(error));
-            return;
-        }
-        if forced && !same_as_current {
-            if let Some(iat) = claims.iat {
-                // A forced token was minted moments ago: its iat tells how far our clock is off.
-                self.skew_ms = Some((now as i64).saturating_sub((iat * 1000) as i64));
-            }
-        }
-        let minted_since = (forced && !same_as_current).then_some(in_flight.fetch_started_at);
-        let remaining = self.remaining_ms(now, &claims, minted_since);
-        if !forced && !same_as_current && remaining.is_some_and(|left| self.is_stale(left, &claims)) {
-            // A cached token near its end: one forced fetch instead of sending it.
-            self.start_fetch(now, true, FetchReason::Stale);
-            return;
-        }
-        if forced && !same_as_current && remaining == Some(0) {
-            // Its whole lifetime went by while the request was out (a frozen tab, a stalled network).
-            let error = AuthError::new(ErrorCode::TokenExpired, "the token had expired by the time it arrived");
-            return self.on_fetch_failure(now, forced, error);
-        }
-        if self.generation() > in_flight.started_generation && !same_as_current {
-            // Commit guard: a peer's token arrived while we fetched; ours only wins if it lives longer.
-            let ours = remaining.map(|left| now.saturating_add(left));
-            if let (Some(theirs), Some(ours)) = (self.expires_at(), ours) {
-                if theirs >= ours {
-                    self.trace(TraceKind::StaleResultDropped, None, None, None);
-                    return;
-                }
-            }
-        }
-        self.install(now, raw, claims, remaining, forced, same_as_current, in_flight.fetch_started_at);
-        if !same_as_current {
-            self.share_current();
-        }
-    }
 
-    /// Makes `raw` the current token (or re-schedules it, when it is the current one), arms the
-    /// refresh and expiry timers, and answers waiters. `forced`: it is as good as a forced fetch.
-    #[allow(clippy::too_many_arguments)]
-    fn install(
-        &mut self,
-        now: Millis,
-        raw: String,
-        claims: Claims,
-        remaining: Option<u64>,
-        forced: bool,
-        same_as_current: bool,
-        minted_at: Millis,
-    ) {
-        let leeway = self.config.refresh_leeway_ms;
-        self.failures = 0;
-        self.last_failure = None;
-        self.timers.stop(Timer::Retry);
 
-        let tail = Some(token::redact(&raw));
-        let mut refresh_at = remaining.map(|left| {
-            let delay = if left > leeway { left - leeway } else { left / 2 };
-            now.saturating_add(delay.max(MIN_REFRESH_DELAY_MS.min(left / 2)))
-        });
-        if let (Some(at), Some(left)) = (refresh_at, remaining) {
-            if at < now.saturating_add(MIN_REFRESH_DELAY_MS) && (forced || same_as_current) {
-                // Refreshing again at once would get the same answer: back off instead, but never
-                // past half of what is left, so the token is replaced before it expires.
-                let delay = self.backoff.next_delay_ms().min(left / 2).max(MIN_REFRESH_DELAY_MS.min(left / 2));
-                refresh_at = Some(now.saturating_add(delay));
-            } else {
-                self.backoff.reset();
-            }
-        }
-        let expires_at = remaining.map(|left| now.saturating_add(left));
 
-        if same_as_current {
-            self.trace(TraceKind::SameTokenReturned, tail.clone(), None, None);
-            if let Some(current) = self.current.as_mut() {
-                current.refresh_at = refresh_at;
-                current.expires_at = expires_at;
-            }
-        } else {
-            self.generation += 1;
-            self.current = Some(CurrentToken {
-                raw,
-                generation: self.generation,
-                claims,
-                expires_at,
-                refresh_at,
-                verdict: TokenVerdict::Pending,
-                minted_at,
-            });
-            self.trace(TraceKind::TokenAdopted, tail, remaining, None);
-            self.outputs.push_back(Output::TokenChanged { generation: self.generation });
-        }
-        match refresh_at {
-            Some(at) => {
-                self.timers.set(Timer::Refresh, at);
-                self.trace(TraceKind::RefreshScheduled, None, Some(at.saturating_sub(now)), None);
-            }
-            None => self.timers.stop(Timer::Refresh),
-        }
-        match expires_at {
-            Some(at) => self.timers.set(Timer::Expiry, at),
-            None => self.timers.stop(Timer::Expiry),
-        }
-
-        if !self.client_attached {
-            self.set_state(AuthState::Authenticated, None);
-        }
-        self.resolve_waiters_after_fetch(now, forced);
-    }
-
-    fn resolve_waiters_after_fetch(&mut self, now: Millis, forced: bool) {
-        let Some((generation, raw)) = self.current.as_ref().map(|t| (t.generation, t.raw.clone())) else {
-            return;
-        };
-        let mut still_waiting = Vec::new();
-        for waiter in core::mem::take(&mut self.waiters) {
-            let needs_newer = match waiter.need {
-                TokenNeed::Current => false,
-                TokenNeed::NewerThan(held) => held >= generation,
-                // A forced waiter is satisfied by any forced fetch that completes after it asked.
-                TokenNeed::Forced => !forced,
-            };
-            // Only an unforced fetch can be improved on; a forced one that returned the same token is final.
-            if needs_newer && !forced {
-                still_waiting.push(waiter);
-            } else {
-                let result = Ok(Some((generation, raw.clone())));
-                self.outputs.push_back(Output::ResolveToken { waiter: waiter.id, result });
-            }
-        }
-        if !still_waiting.is_empty() {
-            self.waiters = still_waiting;
-            self.start_fetch(now, true, FetchReason::Requested);
-        }
-    }
-
-    fn on_fetch_failure(&mut self, now: Millis, forced: bool, error: AuthError) {
-        self.failures += 1;
-        self.last_failure = Some(error);
-        self.retry_forced = forced;
-        let token_valid = self.current.as_ref().is_some_and(|t| {
-            t.verdict != TokenVerdict::Rejected && t.expires_at.is_none_or(|at| now < at)
-        });
-        let keep_loading = self.state == AuthState::Loading && self.failures < self.config.startup_attempts;
-        let delay = self.backoff.next_delay_ms();
-        self.trace(TraceKind::FetchFailed, None, None, Some(error));
-        self.trace(TraceKind::RetryScheduled, None, Some(delay), None);
-        self.timers.set(Timer::Retry, now.saturating_add(delay));
-        if token_valid {
-            // Callers content with the current token need not wait for the retry.
-            self.resolve_current_waiters();
-        } else if !keep_loading {
-            // Retries go on in the background so the session recovers when the issuer does.
-            self.current = None;
-            self.settle_unauthenticated(Some(error));
-        }
-    }
 
     /// Moves to `Unauthenticated`, answers every waiter and settles the gate.
     fn settle_unauthenticated(&mut self, error: Option<AuthError>) {
@@ -849,46 +522,27 @@ impl Session {
         self.timers.stop(Timer::Expiry);
         self.set_state(AuthState::Unauthenticated, error);
         self.resolve_all_waiters(error.map_or(Ok(None), Err));
-        let held = self.gate.open();
-        if held.is_empty() {
-            return;
+        if !self.config.reject_held_when_signed_out {
+            return self.open_gate_releasing();
         }
-        if self.config.reject_held_when_signed_out {
+        let held = self.gate.open();
+        if !held.is_empty() {
             let error = AuthError::new(ErrorCode::SignedOut, "auth settled as signed out while the operation was held");
-            self.trace(TraceKind::OperationsRejected, None, Some(held.len() as u64), None);
+            self.trace(Trace::operations_rejected(held.len()));
             self.outputs.push_back(Output::RejectOperations(held, error));
-        } else {
-            self.trace(TraceKind::OperationsReleased, None, Some(held.len() as u64), None);
-            self.outputs.push_back(Output::ReleaseOperations(held));
         }
     }
 
     fn open_gate_releasing(&mut self) {
         let held = self.gate.open();
         if !held.is_empty() {
-            self.trace(TraceKind::OperationsReleased, None, Some(held.len() as u64), None);
+            self.trace(Trace::operations_released(held.len()));
             self.outputs.push_back(Output::ReleaseOperations(held));
         }
     }
 
-    fn resolve_current_waiters(&mut self) {
-        let Some((generation, raw)) = self.current.as_ref().map(|t| (t.generation, t.raw.clone())) else {
-            return;
-        };
-        let (current, others): (Vec<Waiter>, Vec<Waiter>) =
-            core::mem::take(&mut self.waiters).into_iter().partition(|w| w.need == TokenNeed::Current);
-        self.waiters = others;
-        for waiter in current {
-            let result = Ok(Some((generation, raw.clone())));
-            self.outputs.push_back(Output::ResolveToken { waiter: waiter.id, result });
-        }
-    }
 
-    fn resolve_all_waiters(&mut self, result: Result<Option<(Generation, String)>, AuthError>) {
-        for waiter in core::mem::take(&mut self.waiters) {
-            self.outputs.push_back(Output::ResolveToken { waiter: waiter.id, result: result.clone() });
-        }
-    }
+
 
     fn set_state(&mut self, state: AuthState, error: Option<AuthError>) {
         if self.state != state || self.error != error {
@@ -898,7 +552,11 @@ impl Session {
         }
     }
 
-    fn trace(&mut self, kind: TraceKind, token_tail: Option<String>, millis: Option<u64>, error: Option<AuthError>) {
-        self.outputs.push_back(Output::Trace(Trace { kind, token_tail, millis, error }));
+    fn is_disposed(&self) -> bool {
+        self.lifecycle == Lifecycle::Disposed
+    }
+
+    fn trace(&mut self, trace: Trace) {
+        self.outputs.push_back(Output::Trace(trace));
     }
 }

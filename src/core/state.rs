@@ -49,15 +49,87 @@ impl FetchReason {
     }
 }
 
-/// One line of the session's timeline. Tokens appear only as `token_tail` (redacted).
+/// One line of the session's timeline. Tokens appear only as `token_tail` (redacted). Built by
+/// one constructor per kind that carries more than its kind ([`Trace::event`] for the others).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trace {
     pub kind: TraceKind,
     /// `…` plus the last six characters of the token concerned.
     pub token_tail: Option<String>,
-    /// A duration or deadline in ms, where the kind has one.
+    /// A duration in ms: a token's estimated validity left, or the delay to a refresh or retry.
     pub millis: Option<u64>,
+    /// How many operations were held, released or rejected.
+    pub count: Option<u64>,
     pub error: Option<AuthError>,
+}
+
+impl Trace {
+    /// A kind that carries nothing else.
+    pub fn event(kind: TraceKind) -> Self {
+        Trace { kind, token_tail: None, millis: None, count: None, error: None }
+    }
+
+    pub fn fetch_started(reason: FetchReason, forced: bool) -> Self {
+        Self::event(TraceKind::FetchStarted(reason, forced))
+    }
+
+    /// A token of ours adopted, with its estimated validity (none without `exp`).
+    pub fn token_adopted(tail: String, left_ms: Option<u64>) -> Self {
+        Trace { token_tail: Some(tail), millis: left_ms, ..Self::event(TraceKind::TokenAdopted) }
+    }
+
+    /// A peer's (or storage's) token adopted, with its estimated validity.
+    pub fn peer_token_adopted(tail: String, left_ms: Option<u64>) -> Self {
+        Trace { token_tail: Some(tail), millis: left_ms, ..Self::event(TraceKind::PeerTokenAdopted) }
+    }
+
+    pub fn same_token_returned(tail: String) -> Self {
+        Self::with_token(TraceKind::SameTokenReturned, tail)
+    }
+
+    pub fn server_accepted(tail: String) -> Self {
+        Self::with_token(TraceKind::ServerAccepted, tail)
+    }
+
+    pub fn server_rejected(tail: String) -> Self {
+        Self::with_token(TraceKind::ServerRejected, tail)
+    }
+
+    pub fn stale_broadcast_ignored(tail: String) -> Self {
+        Self::with_token(TraceKind::StaleBroadcastIgnored, tail)
+    }
+
+    pub fn refresh_scheduled(delay_ms: u64) -> Self {
+        Trace { millis: Some(delay_ms), ..Self::event(TraceKind::RefreshScheduled) }
+    }
+
+    pub fn retry_scheduled(delay_ms: u64) -> Self {
+        Trace { millis: Some(delay_ms), ..Self::event(TraceKind::RetryScheduled) }
+    }
+
+    pub fn fetch_failed(error: AuthError) -> Self {
+        Trace { error: Some(error), ..Self::event(TraceKind::FetchFailed) }
+    }
+
+    pub fn operations_held(count: usize) -> Self {
+        Self::operations(TraceKind::OperationsHeld, count)
+    }
+
+    pub fn operations_released(count: usize) -> Self {
+        Self::operations(TraceKind::OperationsReleased, count)
+    }
+
+    pub fn operations_rejected(count: usize) -> Self {
+        Self::operations(TraceKind::OperationsRejected, count)
+    }
+
+    fn with_token(kind: TraceKind, tail: String) -> Self {
+        Trace { token_tail: Some(tail), ..Self::event(kind) }
+    }
+
+    fn operations(kind: TraceKind, count: usize) -> Self {
+        Trace { count: Some(count as u64), ..Self::event(kind) }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

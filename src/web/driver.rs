@@ -260,7 +260,8 @@ impl Driver {
             "trace".into(),
             trace.kind.as_str().into(),
             trace.token_tail.map_or(JsValue::NULL, JsValue::from),
-            trace.millis.map_or(JsValue::NULL, |ms| (ms as f64).into()),
+            // The log's one value slot: a duration, or for the operations kinds a count.
+            trace.millis.or(trace.count).map_or(JsValue::NULL, |value| (value as f64).into()),
             code,
             detail,
         ]);

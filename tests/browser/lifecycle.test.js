@@ -97,27 +97,23 @@ describe("startup", () => {
 });
 
 describe("ready and settled", () => {
-  test("ready resolves while the state is still loading; settled resolves with the first settled snapshot", async () => {
-    const h = await openHarness();
-    try {
-      await setUp(h.page);
-      const early = await read(h.page, () => {
-        window.t.settledWith = null;
-        window.t.auth.settled.then((first) => (window.t.settledWith = first));
-        return window.t.auth.getState().status;
-      });
-      assert.equal(early, "loading", "ready came before the server's verdict");
-      await h.page.evaluate(() => window.harness.flush());
-      assert.equal(await read(h.page, () => window.t.settledWith), null, "not settled while loading");
-      await read(h.page, () => window.t.client.accept());
-      await h.page.evaluate(() => window.harness.flush());
-      assert.deepEqual(
-        await read(h.page, () => ({ status: window.t.settledWith?.status, same: window.t.settledWith === window.t.auth.getState() })),
-        { status: "authenticated", same: true },
-      );
-    } finally {
-      await h.close();
-    }
+  test("ready resolves while the state is still loading; settled resolves with the first settled snapshot", async (t) => {
+    const h = await openHarness(t);
+    await setUp(h.page);
+    const early = await read(h.page, () => {
+      window.t.settledWith = null;
+      window.t.auth.settled.then((first) => (window.t.settledWith = first));
+      return window.t.auth.getState().status;
+    });
+    assert.equal(early, "loading", "ready came before the server's verdict");
+    await h.page.evaluate(() => window.harness.flush());
+    assert.equal(await read(h.page, () => window.t.settledWith), null, "not settled while loading");
+    await read(h.page, () => window.t.client.accept());
+    await h.page.evaluate(() => window.harness.flush());
+    assert.deepEqual(
+      await read(h.page, () => ({ status: window.t.settledWith?.status, same: window.t.settledWith === window.t.auth.getState() })),
+      { status: "authenticated", same: true },
+    );
   });
 });
 

@@ -9,9 +9,11 @@
 
 use alloc::string::String;
 
-use super::{FetchPhase, InFlight, LockId, Output, Session, TokenVerdict};
+use super::adopt::Origin;
+use super::attempt::{FetchPhase, InFlight};
+use super::{LockId, Output, Session, TokenNeed, TokenVerdict};
 use crate::core::peer_message::PeerMessage;
-use crate::core::state::TraceKind;
+use crate::core::state::{Trace, TraceKind};
 use crate::core::timers::Timer;
 use crate::core::token;
 use crate::core::Millis;
@@ -20,12 +22,12 @@ impl Session {
     /// Cross-tab: the lock requested as `lock` is now held. A grant nobody waits for is given back.
     pub fn handle_lock_acquired(&mut self, now: Millis, lock: LockId) {
         let waiting = self.in_flight.as_ref().is_some_and(|f| f.lock == Some(lock) && f.phase == FetchPhase::AwaitingLock);
-        if self.disposed || !waiting {
+        if self.is_disposed() || !waiting {
             self.outputs.push_back(Output::ReleaseLock { lock });
             return;
         }
         self.timers.stop(Timer::LockWait);
-        self.trace(TraceKind::LockAcquired, None, None, None);
+        self.trace(Trace::event(TraceKind::LockAcquired));
         if self.is_satisfied_by_peer(now) {
             return self.finish_without_fetch();
         }
@@ -49,7 +51,7 @@ impl Session {
     /// without the lock and its result is commit-guarded.
     pub fn handle_lock_lost(&mut self, now: Millis, lock: LockId) {
         let Some(mut in_flight) = self.in_flight.filter(|f| f.lock == Some(lock)) else { return };
-        self.trace(TraceKind::LockLost, None, None, None);
+        self.trace(Trace::event(TraceKind::LockLost));
         match in_flight.phase {
             FetchPhase::Fetching(_) => {
                 self.timers.stop(Timer::LockHold);
@@ -68,7 +70,7 @@ impl Session {
     /// Cross-tab: a message from another tab of this app, as received (or a persisted record
     /// restored from storage). Anything that does not validate is counted and ignored.
     pub fn handle_peer_message(&mut self, now: Millis, text: &str) {
-        if self.disposed {
+        if self.is_disposed() {
             return;
         }
         let (at, message) = match PeerMessage::decode_with_time(text) {
@@ -95,7 +97,7 @@ impl Session {
                 let fetch_predates = self.in_flight.is_some_and(|f| f.fetch_started_at <= at);
                 let nothing_newer = self.current.is_none() && self.in_flight.is_none();
                 if token_predates || fetch_predates || nothing_newer {
-                    self.trace(TraceKind::PeerSignedOut, None, None, None);
+                    self.trace(Trace::event(TraceKind::PeerSignedOut));
                     self.sign_out_here(now);
                 }
             }
@@ -118,7 +120,7 @@ impl Session {
             return;
         };
         // The holder is gone or frozen: take the lock from it rather than wait without end.
-        self.trace(TraceKind::LockStolen, None, None, None);
+        self.trace(Trace::event(TraceKind::LockStolen));
         self.outputs.push_back(Output::AcquireLock { lock, steal: true });
     }
 
@@ -139,14 +141,14 @@ impl Session {
 
     pub(super) fn on_lock_hold_timeout(&mut self) {
         if let Some((_, lock)) = self.orphan.take() {
-            self.trace(TraceKind::LockReleasedOnTimeout, None, None, None);
+            self.trace(Trace::event(TraceKind::LockReleasedOnTimeout));
             self.outputs.push_back(Output::ReleaseLock { lock });
         }
         let Some(in_flight) = self.in_flight.as_mut() else { return };
         // Only a fetch that is running gives its lock up; a newer attempt's lock is not this timer's.
         if let FetchPhase::Fetching(_) = in_flight.phase {
             if let Some(lock) = in_flight.lock.take() {
-                self.trace(TraceKind::LockReleasedOnTimeout, None, None, None);
+                self.trace(Trace::event(TraceKind::LockReleasedOnTimeout));
                 self.outputs.push_back(Output::ReleaseLock { lock });
             }
         }
@@ -177,7 +179,7 @@ impl Session {
 
     fn ignore_peer_message(&mut self) {
         self.ignored_peer_messages += 1;
-        self.trace(TraceKind::PeerMessageIgnored, None, None, None);
+        self.trace(Trace::event(TraceKind::PeerMessageIgnored));
     }
 
     /// A token from a peer (or storage): adopted when it is valid, not the one our server rejected,
@@ -187,13 +189,13 @@ impl Session {
             return self.ignore_peer_message();
         };
         self.note_lock_activity(now);
-        let tail = Some(token::redact(&raw));
+        let tail = token::redact(&raw);
         if self.signed_out_at > 0 && minted_at <= self.signed_out_at {
             // Fetched before a sign-out this tab has seen: it must not sign anyone back in.
-            return self.trace(TraceKind::StaleBroadcastIgnored, tail, None, None);
+            return self.trace(Trace::stale_broadcast_ignored(tail));
         }
         if self.last_rejected.as_deref() == Some(raw.as_str()) {
-            return self.trace(TraceKind::StaleBroadcastIgnored, tail, None, None);
+            return self.trace(Trace::stale_broadcast_ignored(tail));
         }
         if self.current.as_ref().is_some_and(|t| t.raw == raw) {
             return;
@@ -210,27 +212,29 @@ impl Session {
             (Some(_), None) => true,
         };
         if remaining == Some(0) || !outlives_current {
-            return self.trace(TraceKind::StaleBroadcastIgnored, tail, None, None);
+            return self.trace(Trace::stale_broadcast_ignored(tail));
         }
-        self.trace(TraceKind::PeerTokenAdopted, tail, remaining, None);
-        self.install(now, raw, decoded.claims, remaining, true, false, minted_at);
+        self.trace(Trace::peer_token_adopted(tail, remaining));
+        self.install(now, raw, decoded.claims, remaining, Origin::Peer { minted_at });
         if self.is_satisfied_by_peer(now) {
             self.finish_without_fetch();
         }
     }
 
-    /// Whether the attempt in flight (before its fetch started) is answered by a newer, usable token.
+    /// Whether the attempt in flight (before its fetch started) is answered by a newer, usable token
+    /// (a forced request still waiting was not: the token predates it).
     fn is_satisfied_by_peer(&self, now: Millis) -> bool {
         let Some(in_flight) = self.in_flight else { return false };
         !matches!(in_flight.phase, FetchPhase::Fetching(_))
             && self.generation() > in_flight.started_generation
             && self.usable_generation(now).is_some()
+            && !self.waiters.iter().any(|w| w.need == TokenNeed::Forced)
     }
 
     fn finish_without_fetch(&mut self) {
         self.timers.stop(Timer::LockWait);
         self.timers.stop(Timer::PeerGrace);
-        self.trace(TraceKind::FetchSkipped, None, None, None);
+        self.trace(Trace::event(TraceKind::FetchSkipped));
         self.abandon_in_flight(0);
     }
 }

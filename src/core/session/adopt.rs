@@ -1,0 +1,157 @@
+//! Taking a token: judging one our fetch returned (stale, expired in transit, beaten by a peer's),
+//! then installing it — generation, refresh and expiry timers, waiters answered.
+
+use alloc::string::String;
+
+use super::attempt::InFlight;
+use super::{schedule, CurrentToken, Output, Session, TokenVerdict};
+use crate::core::errors::{AuthError, ErrorCode};
+use crate::core::state::{AuthState, FetchReason, Trace, TraceKind};
+use crate::core::timers::Timer;
+use crate::core::token::{self, Claims};
+use crate::core::Millis;
+
+/// Where a token being installed comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// A fetch of ours, started at `started_at`; `forced`: with `forceRefreshToken: true`.
+    Fetch { forced: bool, started_at: Millis },
+    /// A peer's token (or a stored record), from a fetch that started at `minted_at`: as good as
+    /// a forced fetch of ours.
+    Peer { minted_at: Millis },
+}
+
+impl Origin {
+    fn forced(self) -> bool {
+        match self {
+            Origin::Fetch { forced, .. } => forced,
+            Origin::Peer { .. } => true,
+        }
+    }
+
+    /// When the fetch that produced the token started.
+    fn minted_at(self) -> Millis {
+        match self {
+            Origin::Fetch { started_at, .. } => started_at,
+            Origin::Peer { minted_at } => minted_at,
+        }
+    }
+}
+
+impl Session {
+    /// Estimated ms of validity left of a token with these claims (see [`schedule::remaining_ms`]).
+    pub(super) fn remaining_ms(&self, now: Millis, claims: &Claims, minted_since: Option<Millis>) -> Option<u64> {
+        schedule::remaining_ms(now, claims, minted_since, self.skew_ms)
+    }
+
+    /// Takes the token a fetch of ours returned.
+    pub(super) fn adopt(&mut self, now: Millis, raw: String, claims: Claims, in_flight: InFlight) {
+        let forced = in_flight.force;
+        let previous = self.current.as_ref();
+        let same_as_current = previous.is_some_and(|t| t.raw == raw);
+        if same_as_current && previous.is_some_and(|t| t.verdict == TokenVerdict::Rejected) {
+            self.timers.stop_all();
+            let error = AuthError::new(
+                ErrorCode::TokenRejected,
+                "the forced refresh returned the token the server had just rejected",
+            );
+            self.current = None;
+            self.forget_stored_token();
+            self.settle_unauthenticated(Some(error));
+            return;
+        }
+        if forced && !same_as_current {
+            if let Some(iat) = claims.iat {
+                // A forced token was minted moments ago: its iat tells how far our clock is off.
+                self.skew_ms = Some((now as i64).saturating_sub((iat * 1000) as i64));
+            }
+        }
+        let minted_since = (forced && !same_as_current).then_some(in_flight.fetch_started_at);
+        let remaining = self.remaining_ms(now, &claims, minted_since);
+        let leeway = self.config.refresh_leeway_ms;
+        if !forced && !same_as_current && remaining.is_some_and(|left| schedule::is_stale(left, &claims, leeway)) {
+            // A cached token near its end: one forced fetch instead of sending it.
+            self.start_fetch(now, true, FetchReason::Stale);
+            return;
+        }
+        if forced && !same_as_current && remaining == Some(0) {
+            // Its whole lifetime went by while the request was out (a frozen tab, a stalled network).
+            let error = AuthError::new(ErrorCode::TokenExpired, "the token had expired by the time it arrived");
+            return self.on_fetch_failure(now, forced, error);
+        }
+        if self.generation() > in_flight.started_generation && !same_as_current {
+            // Commit guard: a peer's token arrived while we fetched; ours only wins if it lives longer
+            // — or if a forced request waits for this very fetch (the peer's token predates it).
+            let ours = remaining.map(|left| now.saturating_add(left));
+            if let (Some(theirs), Some(ours)) = (self.expires_at(), ours) {
+                if theirs >= ours && !(forced && self.awaits_fetch_started_at(in_flight.fetch_started_at)) {
+                    self.trace(Trace::event(TraceKind::StaleResultDropped));
+                    return;
+                }
+            }
+        }
+        self.install(now, raw, claims, remaining, Origin::Fetch { forced, started_at: in_flight.fetch_started_at });
+        if !same_as_current {
+            self.share_current();
+        }
+    }
+
+    /// Makes `raw` the current token (or re-schedules it, when it is the current one), arms the
+    /// refresh and expiry timers, and answers waiters.
+    pub(super) fn install(&mut self, now: Millis, raw: String, claims: Claims, remaining: Option<u64>, origin: Origin) {
+        let same_as_current = self.current.as_ref().is_some_and(|t| t.raw == raw);
+        self.failures = 0;
+        self.last_failure = None;
+        self.timers.stop(Timer::Retry);
+
+        let mut refresh_at = remaining.map(|left| now.saturating_add(schedule::refresh_delay(left, self.config.refresh_leeway_ms)));
+        if let (Some(at), Some(left)) = (refresh_at, remaining) {
+            if schedule::is_immediate(at - now) && (origin.forced() || same_as_current) {
+                // Refreshing again at once would get the same answer: back off instead.
+                let delay = schedule::backed_off_refresh_delay(self.backoff.next_delay_ms(), left);
+                refresh_at = Some(now.saturating_add(delay));
+            } else {
+                self.backoff.reset();
+            }
+        }
+        let expires_at = remaining.map(|left| now.saturating_add(left));
+
+        let tail = token::redact(&raw);
+        if same_as_current {
+            self.trace(Trace::same_token_returned(tail));
+            if let Some(current) = self.current.as_mut() {
+                current.refresh_at = refresh_at;
+                current.expires_at = expires_at;
+            }
+        } else {
+            self.generation += 1;
+            self.current = Some(CurrentToken {
+                raw,
+                generation: self.generation,
+                claims,
+                expires_at,
+                refresh_at,
+                verdict: TokenVerdict::Pending,
+                minted_at: origin.minted_at(),
+            });
+            self.trace(Trace::token_adopted(tail, remaining));
+            self.outputs.push_back(Output::TokenChanged { generation: self.generation });
+        }
+        match refresh_at {
+            Some(at) => {
+                self.timers.set(Timer::Refresh, at);
+                self.trace(Trace::refresh_scheduled(at.saturating_sub(now)));
+            }
+            None => self.timers.stop(Timer::Refresh),
+        }
+        match expires_at {
+            Some(at) => self.timers.set(Timer::Expiry, at),
+            None => self.timers.stop(Timer::Expiry),
+        }
+
+        if self.clients == 0 {
+            self.set_state(AuthState::Authenticated, None);
+        }
+        self.resolve_waiters_after_fetch(now, origin.forced(), origin.minted_at());
+    }
+}
