@@ -386,3 +386,31 @@ fn a_result_outliving_a_peers_token_adopted_mid_fetch_is_kept() {
     let shared = PeerMessage::decode(h.broadcasts.last().unwrap()).unwrap();
     assert!(matches!(shared, PeerMessage::Token { token, .. } if token == ours), "the kept result was shared");
 }
+
+#[test]
+fn a_sign_out_older_than_a_tabs_sign_in_leaves_it_signed_in() {
+    // A sign-out reaches a tab late (it happened before this tab's fetch started): only what
+    // predates it goes, so neither the fetch under way nor the token it brings is signed out.
+    let mut h = Harness::started(Tabs::cross_tab_config());
+    let (lock, _) = h.lock_requests[0];
+    h.session.handle_lock_acquired(h.now, lock);
+    h.drain();
+    h.advance(Config::default().peer_grace_ms);
+    let fetch_started_at = h.fetches[0].2;
+    h.session.handle_peer_message(h.now, &PeerMessage::SignedOut.encode_at(common::T0 - 1_000));
+    h.drain();
+    assert!(h.session.is_fetching(), "the fetch started after the sign-out was abandoned");
+    assert_eq!(h.session.state(), AuthState::Loading);
+    h.answer_fresh(60);
+    assert_eq!(h.session.state(), AuthState::Authenticated);
+    // A later sign-out, still older than the token's fetch, arrives while the token is held.
+    h.session.handle_peer_message(h.now, &PeerMessage::SignedOut.encode_at(fetch_started_at - 10));
+    h.drain();
+    assert_eq!(h.session.state(), AuthState::Authenticated, "a token minted after the sign-out was dropped");
+    assert!(!h.traces.contains(&TraceKind::PeerSignedOut));
+    // One from after the fetch started does sign it out.
+    h.session.handle_peer_message(h.now, &PeerMessage::SignedOut.encode_at(fetch_started_at + 1));
+    h.drain();
+    assert_eq!(h.session.state(), AuthState::Unauthenticated);
+    assert_eq!(h.states, vec![AuthState::Authenticated, AuthState::Unauthenticated]);
+}
