@@ -269,12 +269,18 @@ fn cross_tab_off_emits_nothing_for_peers() {
     assert!(h.lock_requests.is_empty() && h.broadcasts.is_empty() && h.persisted.is_empty());
 }
 
-/// Runs one cross-tab session's fetch to completion: lock granted, grace over, fresh token.
-fn fetch_under_lock(h: &mut Harness) {
+/// Grants a cross-tab session the lock it asked for last and lets its grace run out: its fetch is out.
+fn grant_and_fetch(h: &mut Harness) {
     let (lock, _) = *h.lock_requests.last().expect("a lock request");
     h.session.handle_lock_acquired(h.now, lock);
     h.drain();
     h.advance(Config::default().peer_grace_ms);
+    assert_eq!(h.open_fetches.len(), 1, "the fetch is out");
+}
+
+/// Runs one cross-tab session's fetch to completion: lock granted, grace over, fresh token.
+fn fetch_under_lock(h: &mut Harness) {
+    grant_and_fetch(h);
     h.answer_fresh(60);
 }
 
@@ -291,10 +297,7 @@ fn a_token_fetched_before_a_sign_out_never_signs_a_tab_back_in() {
     // the sign-out) reaches A before A's sign-out reaches B.
     b.session.handle_token_request(b.now, 1, authlane::core::TokenNeed::Forced);
     b.drain();
-    let (lock, _) = *b.lock_requests.last().unwrap();
-    b.session.handle_lock_acquired(b.now, lock);
-    b.drain();
-    b.advance(Config::default().peer_grace_ms);
+    grant_and_fetch(&mut b);
     let fetch_started_at = b.fetches.last().unwrap().2;
     a.advance_to(b.now + 10);
     a.session.sign_out(a.now);
@@ -340,11 +343,7 @@ fn result_after_a_peers_token(lifetime_s: u64, result_lifetime_s: u64) -> (Harne
     fetch_under_lock(&mut h);
     h.session.handle_token_request(h.now, 1, authlane::core::TokenNeed::Forced);
     h.drain();
-    let (lock, _) = *h.lock_requests.last().expect("a lock request");
-    h.session.handle_lock_acquired(h.now, lock);
-    h.drain();
-    h.advance(Config::default().peer_grace_ms);
-    assert_eq!(h.open_fetches.len(), 1, "the forced fetch is out");
+    grant_and_fetch(&mut h);
     h.advance(500);
     let peers = mint(h.now, lifetime_s, 900);
     let offer =
@@ -392,10 +391,7 @@ fn a_sign_out_older_than_a_tabs_sign_in_leaves_it_signed_in() {
     // A sign-out reaches a tab late (it happened before this tab's fetch started): only what
     // predates it goes, so neither the fetch under way nor the token it brings is signed out.
     let mut h = Harness::started(Tabs::cross_tab_config());
-    let (lock, _) = h.lock_requests[0];
-    h.session.handle_lock_acquired(h.now, lock);
-    h.drain();
-    h.advance(Config::default().peer_grace_ms);
+    grant_and_fetch(&mut h);
     let fetch_started_at = h.fetches[0].2;
     h.session.handle_peer_message(h.now, &PeerMessage::SignedOut.encode_at(common::T0 - 1_000));
     h.drain();
@@ -413,4 +409,47 @@ fn a_sign_out_older_than_a_tabs_sign_in_leaves_it_signed_in() {
     h.drain();
     assert_eq!(h.session.state(), AuthState::Unauthenticated);
     assert_eq!(h.states, vec![AuthState::Authenticated, AuthState::Unauthenticated]);
+}
+
+#[test]
+fn a_rejected_token_gives_way_to_a_peers_newer_one_even_if_it_expires_sooner() {
+    // The server rejected our 600 s token: a peer's token minted since is better whatever its
+    // expiry, and it answers the forced refresh without a fetch.
+    let mut h = Harness::started(Tabs::cross_tab_config());
+    grant_and_fetch(&mut h);
+    h.answer(authlane::core::FetchOutcome::Token(mint(h.now, 600, 1)));
+    h.advance(5_000);
+    let rejected = h.session.generation();
+    h.session.handle_server_verdict(h.now, rejected, Verdict::Rejected);
+    h.drain();
+    assert!(h.session.is_fetching(), "the rejection started a forced refresh");
+    let fetches = h.fetch_count();
+    let newer = mint(h.now, 60, 2);
+    let offer = PeerMessage::Token { token: newer.clone(), expires_at: Some(h.now + 60_000) }.encode_at(h.now);
+    h.session.handle_peer_message(h.now, &offer);
+    h.drain();
+    assert_eq!(h.session.token(), Some(newer.as_str()), "the peer's newer token was refused");
+    assert_eq!(h.session.generation(), rejected + 1);
+    assert_eq!(h.fetch_count(), fetches, "no fetch: the peer's token was enough");
+    assert!(!h.session.is_fetching());
+}
+
+#[test]
+fn a_peers_token_expiring_with_ours_is_not_adopted() {
+    // Only a token that outlives the current one replaces it: an equal one would only churn the
+    // generation (and re-authenticate every connection).
+    let mut h = Harness::started(Tabs::cross_tab_config());
+    fetch_under_lock(&mut h);
+    let (generation, expires_at) = (h.session.generation(), h.session.expires_at());
+    h.advance(1_000);
+    let same_expiry = mint(h.now, 59, 2);
+    let offer = PeerMessage::Token { token: same_expiry, expires_at }.encode_at(h.now);
+    h.session.handle_peer_message(h.now, &offer);
+    h.drain();
+    assert_eq!(h.session.generation(), generation);
+    assert_eq!(h.traces.last(), Some(&TraceKind::StaleBroadcastIgnored));
+    let later = PeerMessage::Token { token: mint(h.now, 60, 3), expires_at: expires_at.map(|at| at + 1) }.encode_at(h.now);
+    h.session.handle_peer_message(h.now, &later);
+    h.drain();
+    assert_eq!(h.session.generation(), generation + 1, "a token living 1 ms longer is adopted");
 }
