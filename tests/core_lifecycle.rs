@@ -327,3 +327,18 @@ fn traces_never_carry_a_whole_token() {
     let debug = format!("{:?}", h.traces);
     assert!(!debug.contains(&token));
 }
+
+#[test]
+fn backoff_jitter_keeps_spreading_retries_at_the_cap() {
+    // Retries from many clients spread out: at the 30 s cap each delay is drawn anew from
+    // [15 s, 30 s], so a long outage never settles into one fixed delay (a random source that
+    // collapses to a constant state would).
+    for seed in [1, 7, 0x5eed, u64::MAX / 3] {
+        let mut backoff = authlane::core::backoff::Backoff::new(1_000, 30_000, seed);
+        let delays: Vec<u64> = (0..60).map(|_| backoff.next_delay_ms()).collect();
+        let at_cap = &delays[10..];
+        assert!(at_cap.iter().all(|d| (15_000..=30_000).contains(d)), "seed {seed}: {at_cap:?}");
+        let distinct: std::collections::BTreeSet<u64> = at_cap.iter().copied().collect();
+        assert!(distinct.len() >= 40, "seed {seed}: only {} distinct delays in 50 at the cap", distinct.len());
+    }
+}
