@@ -342,3 +342,34 @@ fn backoff_jitter_keeps_spreading_retries_at_the_cap() {
         assert!(distinct.len() >= 40, "seed {seed}: only {} distinct delays in 50 at the cap", distinct.len());
     }
 }
+
+#[test]
+fn a_retry_still_out_when_the_token_expires_keeps_the_user_signed_in() {
+    // Unauthenticated means the token expired *and* the retries failed: a retry that has not
+    // answered yet is no failure, and its token arriving after the expiry signs nobody out.
+    let mut h = Harness::started(config());
+    h.answer_fresh(60);
+    h.advance(50_000);
+    h.answer(FetchOutcome::Failed(AuthError::new(ErrorCode::FetchFailed, "issuer down")));
+    let retry_at = h.session.poll_timeout().unwrap();
+    h.advance_to(retry_at);
+    assert_eq!(h.open_fetches.len(), 1, "the retry is out");
+    h.advance_to(T0 + 61_000);
+    assert_eq!(h.state(), AuthState::Authenticated, "signed out while a retry was still out");
+    h.answer_fresh(60);
+    assert_eq!(h.states, vec![AuthState::Authenticated]);
+}
+
+#[test]
+fn a_reload_with_a_stored_token_and_a_wrapped_client_costs_no_fetch() {
+    // With a client attached, a restored token waits (loading) for the server's acceptance; the
+    // start must not fetch beside it.
+    let mut h = Harness::new(Config { persist: true, ..config() });
+    h.session.attach_client();
+    let stored = authlane::core::PeerMessage::Token { token: mint(T0 - 5_000, 60, 1), expires_at: Some(T0 + 55_000) };
+    h.session.handle_peer_message(h.now, &stored.encode_at(T0 - 5_000));
+    h.session.start(h.now);
+    h.drain();
+    assert_eq!(h.fetch_count(), 0, "a reload with a stored token fetched");
+    assert!(h.session.token().is_some());
+}
