@@ -373,3 +373,15 @@ fn a_reload_with_a_stored_token_and_a_wrapped_client_costs_no_fetch() {
     assert_eq!(h.fetch_count(), 0, "a reload with a stored token fetched");
     assert!(h.session.token().is_some());
 }
+
+#[test]
+fn a_token_just_past_the_leeway_refreshes_no_sooner_than_a_second_after_receipt() {
+    // 10.5 s left with a 10 s leeway: refreshing at "expiry minus leeway" would be 0.5 s from now;
+    // refreshes are never closer than 1 s apart.
+    let mut h = Harness::started(config());
+    h.advance(500);
+    h.answer(FetchOutcome::Token(mint(T0 - 49_000, 60, 1)));
+    assert_eq!(h.session.expires_at(), Some(h.now + 10_500));
+    assert_eq!(h.session.refresh_at(), Some(h.now + 1_000));
+    assert_eq!(h.fetch_count(), 1, "not stale: no forced fetch at once");
+}
