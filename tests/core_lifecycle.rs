@@ -385,3 +385,24 @@ fn a_token_just_past_the_leeway_refreshes_no_sooner_than_a_second_after_receipt(
     assert_eq!(h.session.refresh_at(), Some(h.now + 1_000));
     assert_eq!(h.fetch_count(), 1, "not stale: no forced fetch at once");
 }
+
+#[test]
+fn a_failed_refresh_answers_who_can_use_the_current_token_and_keeps_who_needs_a_newer_one() {
+    let mut h = Harness::started(config());
+    let first = h.answer_fresh(60);
+    h.advance(50_000);
+    assert_eq!(h.open_fetches.len(), 1, "the proactive refresh is out");
+    h.session.handle_token_request(h.now, 1, TokenNeed::Current);
+    h.session.handle_token_request(h.now, 2, TokenNeed::Forced);
+    h.drain();
+    let answered_before = h.resolved.len();
+    h.answer(FetchOutcome::Failed(AuthError::new(ErrorCode::FetchFailed, "boom")));
+    let answered: Vec<_> = h.resolved[answered_before..].to_vec();
+    let waiter_1 = h.resolved.iter().find(|(w, _)| *w == 1).cloned();
+    assert_eq!(waiter_1, Some((1, Ok(Some((1, first))))), "the still-valid token answers a current need");
+    assert!(answered.iter().all(|(w, _)| *w != 2), "a forced need was answered with the old token: {answered:?}");
+    let retry_at = h.session.poll_timeout().unwrap();
+    h.advance_to(retry_at);
+    let second = h.answer_fresh(60);
+    assert_eq!(h.resolved.last(), Some(&(2, Ok(Some((2, second))))));
+}
