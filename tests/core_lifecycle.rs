@@ -406,3 +406,29 @@ fn a_failed_refresh_answers_who_can_use_the_current_token_and_keeps_who_needs_a_
     let second = h.answer_fresh(60);
     assert_eq!(h.resolved.last(), Some(&(2, Ok(Some((2, second))))));
 }
+
+#[test]
+fn a_forced_token_that_expired_on_the_way_is_a_failure() {
+    // A forced token's lifetime counts from the request: one living 2 s that takes 3 s to arrive
+    // is dead on arrival, so it is retried rather than installed.
+    let mut h = Harness::started(config());
+    h.answer_fresh(60);
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    let requested_at = h.now;
+    h.advance(3_000);
+    h.answer(FetchOutcome::Token(mint(requested_at, 2, 2)));
+    assert_eq!(h.session.generation(), 1, "a dead-on-arrival token was installed");
+    assert!(h.traces.contains(&TraceKind::RetryScheduled));
+}
+
+#[test]
+fn a_waiter_for_a_newer_token_is_answered_by_the_startup_fetch() {
+    // It holds no token (generation 0): the first token is newer than that, no second fetch.
+    let mut h = Harness::started(config());
+    h.session.handle_token_request(h.now, 1, TokenNeed::NewerThan(0));
+    h.drain();
+    let token = h.answer_fresh(60);
+    assert_eq!(h.resolved, vec![(1, Ok(Some((1, token))))]);
+    assert_eq!(h.fetch_count(), 1);
+}
