@@ -269,12 +269,18 @@ fn cross_tab_off_emits_nothing_for_peers() {
     assert!(h.lock_requests.is_empty() && h.broadcasts.is_empty() && h.persisted.is_empty());
 }
 
-/// Runs one cross-tab session's fetch to completion: lock granted, grace over, fresh token.
-fn fetch_under_lock(h: &mut Harness) {
+/// Grants a cross-tab session the lock it asked for last and lets its grace run out: its fetch is out.
+fn grant_and_fetch(h: &mut Harness) {
     let (lock, _) = *h.lock_requests.last().expect("a lock request");
     h.session.handle_lock_acquired(h.now, lock);
     h.drain();
     h.advance(Config::default().peer_grace_ms);
+    assert_eq!(h.open_fetches.len(), 1, "the fetch is out");
+}
+
+/// Runs one cross-tab session's fetch to completion: lock granted, grace over, fresh token.
+fn fetch_under_lock(h: &mut Harness) {
+    grant_and_fetch(h);
     h.answer_fresh(60);
 }
 
@@ -287,17 +293,32 @@ fn a_token_fetched_before_a_sign_out_never_signs_a_tab_back_in() {
     b.drain();
     assert_eq!(b.session.state(), AuthState::Authenticated);
 
-    // B refreshes while A signs out; B's token reaches A before A's sign-out reaches B.
+    // B's forced fetch starts; A signs out while it is out; B's token (a new one, minted before
+    // the sign-out) reaches A before A's sign-out reaches B.
     b.session.handle_token_request(b.now, 1, authlane::core::TokenNeed::Forced);
     b.drain();
-    fetch_under_lock(&mut b);
+    grant_and_fetch(&mut b);
+    let fetch_started_at = b.fetches.last().unwrap().2;
+    a.advance_to(b.now + 10);
     a.session.sign_out(a.now);
     a.drain();
     let signed_out = a.broadcasts.last().unwrap().clone();
-    let b_token = b.broadcasts.last().unwrap().clone();
-    a.session.handle_peer_message(a.now, &b_token);
+    b.advance_to(a.now + 10);
+    let b_token = mint(b.now, 60, 2);
+    b.answer(authlane::core::FetchOutcome::Token(b_token.clone()));
+    let b_broadcast = b.broadcasts.last().unwrap().clone();
+    assert_eq!(
+        PeerMessage::decode_with_time(&b_broadcast),
+        Ok((fetch_started_at, PeerMessage::Token { token: b_token, expires_at: b.session.expires_at() })),
+        "B shares its new token, stamped with its fetch's start (before the sign-out)"
+    );
+    a.advance_to(b.now);
+    let ignored = a.traces.iter().filter(|k| **k == TraceKind::StaleBroadcastIgnored).count();
+    a.session.handle_peer_message(a.now, &b_broadcast);
     a.drain();
     assert_eq!(a.session.state(), AuthState::Unauthenticated, "a pre-sign-out token was adopted");
+    assert_eq!((a.session.generation(), a.session.token()), (0, None));
+    assert_eq!(a.traces.iter().filter(|k| **k == TraceKind::StaleBroadcastIgnored).count(), ignored + 1);
     b.session.handle_peer_message(b.now, &signed_out);
     b.drain();
     assert_eq!(b.session.state(), AuthState::Unauthenticated);
@@ -313,4 +334,122 @@ fn a_token_fetched_before_a_sign_out_never_signs_a_tab_back_in() {
     b.session.handle_peer_message(b.now, &signed_out);
     b.drain();
     assert_eq!(b.session.state(), AuthState::Authenticated);
+}
+
+/// A cross-tab session with a forced fetch out adopts a peer's token living `lifetime_s`, then
+/// the fetch's result, living `result_lifetime_s`, lands: returns (the peer's token, the result).
+fn result_after_a_peers_token(lifetime_s: u64, result_lifetime_s: u64) -> (Harness, String, String) {
+    let mut h = Harness::started(Tabs::cross_tab_config());
+    fetch_under_lock(&mut h);
+    h.session.handle_token_request(h.now, 1, authlane::core::TokenNeed::Forced);
+    h.drain();
+    grant_and_fetch(&mut h);
+    h.advance(500);
+    let peers = mint(h.now, lifetime_s, 900);
+    let offer =
+        PeerMessage::Token { token: peers.clone(), expires_at: Some(h.now + lifetime_s * 1000) }.encode_at(h.now);
+    h.session.handle_peer_message(h.now, &offer);
+    h.drain();
+    assert_eq!(h.session.token(), Some(peers.as_str()), "the peer's token was adopted mid-fetch");
+    assert!(h.session.is_fetching());
+    h.advance(500);
+    let result = mint(h.now, result_lifetime_s, 901);
+    h.answer(authlane::core::FetchOutcome::Token(result.clone()));
+    (h, peers, result)
+}
+
+fn dropped_results(h: &Harness) -> usize {
+    h.traces.iter().filter(|k| **k == TraceKind::StaleResultDropped).count()
+}
+
+#[test]
+fn a_result_landing_after_a_peers_longer_lived_token_is_dropped() {
+    // The commit guard: a peer committed a 600 s token while our fetch was out; our 60 s result,
+    // landing after it, must not replace it (nor be shared).
+    let (h, peers, _) = result_after_a_peers_token(600, 60);
+    assert_eq!(h.session.token(), Some(peers.as_str()), "the shorter-lived result replaced the peer's token");
+    assert_eq!(h.session.generation(), 2, "startup, the peer's token, nothing after");
+    assert_eq!(dropped_results(&h), 1);
+    let shared = PeerMessage::decode(h.broadcasts.last().unwrap()).unwrap();
+    assert_eq!(shared, PeerMessage::Holding, "the dropped result was not shared");
+    assert!(!h.session.is_fetching());
+}
+
+#[test]
+fn a_result_outliving_a_peers_token_adopted_mid_fetch_is_kept() {
+    // The other side of the commit guard: ours lives longer than what the peer committed, so it wins.
+    let (h, _, ours) = result_after_a_peers_token(60, 600);
+    assert_eq!(h.session.token(), Some(ours.as_str()), "the longer-lived result was dropped");
+    assert_eq!(h.session.generation(), 3, "startup, the peer's token, ours");
+    assert_eq!(dropped_results(&h), 0);
+    let shared = PeerMessage::decode(h.broadcasts.last().unwrap()).unwrap();
+    assert!(matches!(shared, PeerMessage::Token { token, .. } if token == ours), "the kept result was shared");
+}
+
+#[test]
+fn a_sign_out_older_than_a_tabs_sign_in_leaves_it_signed_in() {
+    // A sign-out reaches a tab late (it happened before this tab's fetch started): only what
+    // predates it goes, so neither the fetch under way nor the token it brings is signed out.
+    let mut h = Harness::started(Tabs::cross_tab_config());
+    grant_and_fetch(&mut h);
+    let fetch_started_at = h.fetches[0].2;
+    h.session.handle_peer_message(h.now, &PeerMessage::SignedOut.encode_at(common::T0 - 1_000));
+    h.drain();
+    assert!(h.session.is_fetching(), "the fetch started after the sign-out was abandoned");
+    assert_eq!(h.session.state(), AuthState::Loading);
+    h.answer_fresh(60);
+    assert_eq!(h.session.state(), AuthState::Authenticated);
+    // A later sign-out, still older than the token's fetch, arrives while the token is held.
+    h.session.handle_peer_message(h.now, &PeerMessage::SignedOut.encode_at(fetch_started_at - 10));
+    h.drain();
+    assert_eq!(h.session.state(), AuthState::Authenticated, "a token minted after the sign-out was dropped");
+    assert!(!h.traces.contains(&TraceKind::PeerSignedOut));
+    // One from after the fetch started does sign it out.
+    h.session.handle_peer_message(h.now, &PeerMessage::SignedOut.encode_at(fetch_started_at + 1));
+    h.drain();
+    assert_eq!(h.session.state(), AuthState::Unauthenticated);
+    assert_eq!(h.states, vec![AuthState::Authenticated, AuthState::Unauthenticated]);
+}
+
+#[test]
+fn a_rejected_token_gives_way_to_a_peers_newer_one_even_if_it_expires_sooner() {
+    // The server rejected our 600 s token: a peer's token minted since is better whatever its
+    // expiry, and it answers the forced refresh without a fetch.
+    let mut h = Harness::started(Tabs::cross_tab_config());
+    grant_and_fetch(&mut h);
+    h.answer(authlane::core::FetchOutcome::Token(mint(h.now, 600, 1)));
+    h.advance(5_000);
+    let rejected = h.session.generation();
+    h.session.handle_server_verdict(h.now, rejected, Verdict::Rejected);
+    h.drain();
+    assert!(h.session.is_fetching(), "the rejection started a forced refresh");
+    let fetches = h.fetch_count();
+    let newer = mint(h.now, 60, 2);
+    let offer = PeerMessage::Token { token: newer.clone(), expires_at: Some(h.now + 60_000) }.encode_at(h.now);
+    h.session.handle_peer_message(h.now, &offer);
+    h.drain();
+    assert_eq!(h.session.token(), Some(newer.as_str()), "the peer's newer token was refused");
+    assert_eq!(h.session.generation(), rejected + 1);
+    assert_eq!(h.fetch_count(), fetches, "no fetch: the peer's token was enough");
+    assert!(!h.session.is_fetching());
+}
+
+#[test]
+fn a_peers_token_expiring_with_ours_is_not_adopted() {
+    // Only a token that outlives the current one replaces it: an equal one would only churn the
+    // generation (and re-authenticate every connection).
+    let mut h = Harness::started(Tabs::cross_tab_config());
+    fetch_under_lock(&mut h);
+    let (generation, expires_at) = (h.session.generation(), h.session.expires_at());
+    h.advance(1_000);
+    let same_expiry = mint(h.now, 59, 2);
+    let offer = PeerMessage::Token { token: same_expiry, expires_at }.encode_at(h.now);
+    h.session.handle_peer_message(h.now, &offer);
+    h.drain();
+    assert_eq!(h.session.generation(), generation);
+    assert_eq!(h.traces.last(), Some(&TraceKind::StaleBroadcastIgnored));
+    let later = PeerMessage::Token { token: mint(h.now, 60, 3), expires_at: expires_at.map(|at| at + 1) }.encode_at(h.now);
+    h.session.handle_peer_message(h.now, &later);
+    h.drain();
+    assert_eq!(h.session.generation(), generation + 1, "a token living 1 ms longer is adopted");
 }

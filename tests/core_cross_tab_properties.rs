@@ -1821,27 +1821,44 @@ fn a_steal_while_the_robbed_tabs_fetch_is_running_converges_on_the_longer_lived_
     // A slow issuer (latency past the lock timeout): the waiter steals while the holder's fetch is
     // under way. Both fetch (the duplicate the lock invariant exempts: the holder was robbed), both
     // results are commit-guarded, and every tab ends on the longer-lived token without flashing.
-    let mut tabs = Tabs::new(3, config_with(2_000, 50), issuer_with(30, 3_000, 10_000));
-    tabs.start_all();
-    tabs.run_for(10_000);
-    let (issued, tolerated) = (tabs.issuer.tokens_issued, tabs.issuer.tolerated_reuses);
-    let states_before: Vec<Vec<AuthState>> = tabs.tabs.iter().map(|t| t.states.clone()).collect();
-    ask(&mut tabs, 0, 1, TokenNeed::Forced);
-    run_until_fetching(&mut tabs, 0, 100);
-    ask(&mut tabs, 1, 2, TokenNeed::Forced);
-    tabs.run_for(2_000);
-    assert_eq!(traced(&tabs, 0, TraceKind::LockLost), 1, "tab 1 stole the lock mid-fetch");
-    assert_eq!(tabs.lock_holder().map(|(tab, _)| tab), Some(1));
-    tabs.run_for(5_000);
-    assert_eq!(tabs.issuer.tokens_issued, issued + 2);
-    assert_eq!((tabs.issuer.tolerated_reuses - tolerated, tabs.issuer.reuse_detections), (1, 0));
-    let tokens = current_tokens(&mut tabs);
-    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
-    let latest = tabs.tabs.iter().flat_map(|t| t.tokens_used.iter()).map(|(_, raw)| exp_ms(raw)).max().unwrap();
-    assert_eq!(exp_ms(&tokens[0]), latest, "the longer-lived token won");
-    for tab in 0..3 {
-        assert_eq!(tabs.tabs[tab].states, states_before[tab], "tab {tab} never flashed");
-        assert_eq!(tabs.tabs[tab].session.state(), AuthState::Authenticated);
+    // In mint order the thief's later, longer-lived result must win over the robbed tab's token it
+    // adopted meanwhile; with the robbed tab's result landing last (its request slower), that
+    // shorter-lived result must be dropped rather than replace the thief's token.
+    for robbed_result_last in [false, true] {
+        let mut tabs = Tabs::new(3, config_with(2_000, 50), issuer_with(30, 3_000, 10_000));
+        tabs.start_all();
+        tabs.run_for(10_000);
+        let (issued, tolerated) = (tabs.issuer.tokens_issued, tabs.issuer.tolerated_reuses);
+        let states_before: Vec<Vec<AuthState>> = tabs.tabs.iter().map(|t| t.states.clone()).collect();
+        if robbed_result_last {
+            tabs.issuer.latency_ms = 6_000;
+        }
+        ask(&mut tabs, 0, 1, TokenNeed::Forced);
+        run_until_fetching(&mut tabs, 0, 100);
+        if robbed_result_last {
+            tabs.issuer.latency_ms = 100;
+        }
+        ask(&mut tabs, 1, 2, TokenNeed::Forced);
+        tabs.run_for(2_000);
+        assert_eq!(traced(&tabs, 0, TraceKind::LockLost), 1, "tab 1 stole the lock mid-fetch");
+        assert_eq!(tabs.lock_holder().map(|(tab, _)| tab), Some(1));
+        tabs.run_for(5_000);
+        assert_eq!(tabs.issuer.tokens_issued, issued + 2);
+        assert_eq!((tabs.issuer.tolerated_reuses - tolerated, tabs.issuer.reuse_detections), (1, 0));
+        let (loser, expected_drops) = if robbed_result_last { (0, 1) } else { (1, 0) };
+        assert_eq!(
+            traced(&tabs, loser, TraceKind::StaleResultDropped),
+            expected_drops,
+            "robbed result last: {robbed_result_last}"
+        );
+        let tokens = current_tokens(&mut tabs);
+        assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+        let latest = tabs.tabs.iter().flat_map(|t| t.tokens_used.iter()).map(|(_, raw)| exp_ms(raw)).max().unwrap();
+        assert_eq!(exp_ms(&tokens[0]), latest, "the longer-lived token won (robbed result last: {robbed_result_last})");
+        for tab in 0..3 {
+            assert_eq!(tabs.tabs[tab].states, states_before[tab], "tab {tab} never flashed");
+            assert_eq!(tabs.tabs[tab].session.state(), AuthState::Authenticated);
+        }
     }
 }
 

@@ -327,3 +327,108 @@ fn traces_never_carry_a_whole_token() {
     let debug = format!("{:?}", h.traces);
     assert!(!debug.contains(&token));
 }
+
+#[test]
+fn backoff_jitter_keeps_spreading_retries_at_the_cap() {
+    // Retries from many clients spread out: at the 30 s cap each delay is drawn anew from
+    // [15 s, 30 s], so a long outage never settles into one fixed delay (a random source that
+    // collapses to a constant state would).
+    for seed in [1, 7, 0x5eed, u64::MAX / 3] {
+        let mut backoff = authlane::core::backoff::Backoff::new(1_000, 30_000, seed);
+        let delays: Vec<u64> = (0..60).map(|_| backoff.next_delay_ms()).collect();
+        let at_cap = &delays[10..];
+        assert!(at_cap.iter().all(|d| (15_000..=30_000).contains(d)), "seed {seed}: {at_cap:?}");
+        let distinct: std::collections::BTreeSet<u64> = at_cap.iter().copied().collect();
+        assert!(distinct.len() >= 40, "seed {seed}: only {} distinct delays in 50 at the cap", distinct.len());
+    }
+}
+
+#[test]
+fn a_retry_still_out_when_the_token_expires_keeps_the_user_signed_in() {
+    // Unauthenticated means the token expired *and* the retries failed: a retry that has not
+    // answered yet is no failure, and its token arriving after the expiry signs nobody out.
+    let mut h = Harness::started(config());
+    h.answer_fresh(60);
+    h.advance(50_000);
+    h.answer(FetchOutcome::Failed(AuthError::new(ErrorCode::FetchFailed, "issuer down")));
+    let retry_at = h.session.poll_timeout().unwrap();
+    h.advance_to(retry_at);
+    assert_eq!(h.open_fetches.len(), 1, "the retry is out");
+    h.advance_to(T0 + 61_000);
+    assert_eq!(h.state(), AuthState::Authenticated, "signed out while a retry was still out");
+    h.answer_fresh(60);
+    assert_eq!(h.states, vec![AuthState::Authenticated]);
+}
+
+#[test]
+fn a_reload_with_a_stored_token_and_a_wrapped_client_costs_no_fetch() {
+    // With a client attached, a restored token waits (loading) for the server's acceptance; the
+    // start must not fetch beside it.
+    let mut h = Harness::new(Config { persist: true, ..config() });
+    h.session.attach_client();
+    let stored = authlane::core::PeerMessage::Token { token: mint(T0 - 5_000, 60, 1), expires_at: Some(T0 + 55_000) };
+    h.session.handle_peer_message(h.now, &stored.encode_at(T0 - 5_000));
+    h.session.start(h.now);
+    h.drain();
+    assert_eq!(h.fetch_count(), 0, "a reload with a stored token fetched");
+    assert!(h.session.token().is_some());
+}
+
+#[test]
+fn a_token_just_past_the_leeway_refreshes_no_sooner_than_a_second_after_receipt() {
+    // 10.5 s left with a 10 s leeway: refreshing at "expiry minus leeway" would be 0.5 s from now;
+    // refreshes are never closer than 1 s apart.
+    let mut h = Harness::started(config());
+    h.advance(500);
+    h.answer(FetchOutcome::Token(mint(T0 - 49_000, 60, 1)));
+    assert_eq!(h.session.expires_at(), Some(h.now + 10_500));
+    assert_eq!(h.session.refresh_at(), Some(h.now + 1_000));
+    assert_eq!(h.fetch_count(), 1, "not stale: no forced fetch at once");
+}
+
+#[test]
+fn a_failed_refresh_answers_who_can_use_the_current_token_and_keeps_who_needs_a_newer_one() {
+    let mut h = Harness::started(config());
+    let first = h.answer_fresh(60);
+    h.advance(50_000);
+    assert_eq!(h.open_fetches.len(), 1, "the proactive refresh is out");
+    h.session.handle_token_request(h.now, 1, TokenNeed::Current);
+    h.session.handle_token_request(h.now, 2, TokenNeed::Forced);
+    h.drain();
+    let answered_before = h.resolved.len();
+    h.answer(FetchOutcome::Failed(AuthError::new(ErrorCode::FetchFailed, "boom")));
+    let answered: Vec<_> = h.resolved[answered_before..].to_vec();
+    let waiter_1 = h.resolved.iter().find(|(w, _)| *w == 1).cloned();
+    assert_eq!(waiter_1, Some((1, Ok(Some((1, first))))), "the still-valid token answers a current need");
+    assert!(answered.iter().all(|(w, _)| *w != 2), "a forced need was answered with the old token: {answered:?}");
+    let retry_at = h.session.poll_timeout().unwrap();
+    h.advance_to(retry_at);
+    let second = h.answer_fresh(60);
+    assert_eq!(h.resolved.last(), Some(&(2, Ok(Some((2, second))))));
+}
+
+#[test]
+fn a_forced_token_that_expired_on_the_way_is_a_failure() {
+    // A forced token's lifetime counts from the request: one living 2 s that takes 3 s to arrive
+    // is dead on arrival, so it is retried rather than installed.
+    let mut h = Harness::started(config());
+    h.answer_fresh(60);
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    let requested_at = h.now;
+    h.advance(3_000);
+    h.answer(FetchOutcome::Token(mint(requested_at, 2, 2)));
+    assert_eq!(h.session.generation(), 1, "a dead-on-arrival token was installed");
+    assert!(h.traces.contains(&TraceKind::RetryScheduled));
+}
+
+#[test]
+fn a_waiter_for_a_newer_token_is_answered_by_the_startup_fetch() {
+    // It holds no token (generation 0): the first token is newer than that, no second fetch.
+    let mut h = Harness::started(config());
+    h.session.handle_token_request(h.now, 1, TokenNeed::NewerThan(0));
+    h.drain();
+    let token = h.answer_fresh(60);
+    assert_eq!(h.resolved, vec![(1, Ok(Some((1, token))))]);
+    assert_eq!(h.fetch_count(), 1);
+}
