@@ -51,7 +51,8 @@ mod surface {
 
     #[wasm_bindgen]
     impl WasmSession {
-        /// `on_output(kind, ...values)` receives every output; see `pkg/src/session.ts`.
+        /// `on_output(output)` receives every output, one object of the `Output` union in
+        /// `pkg/src/protocol.ts` (built by `Driver::emit`, src/web/driver.rs).
         #[wasm_bindgen(constructor)]
         pub fn new(
             fetch_access_token: Function,
@@ -116,7 +117,7 @@ mod surface {
             self.driver.session().token().map(String::from)
         }
 
-        /// `need`: 0 = current, 1 = newer than `held`, 2 = forced.
+        /// `need`: 0 = current, 1 = newer than `held`, 2 = forced (`TokenNeed` in `pkg/src/protocol.ts`).
         #[wasm_bindgen(js_name = requestToken)]
         pub fn request_token(&self, waiter: u32, need: u8, held: f64) {
             let need = match need {

@@ -384,7 +384,7 @@ fn compact(text: &str) -> String {
         match decode(token) {
             Ok(_) => {
                 let payload = token.split('.').nth(1).unwrap_or("");
-                let serial = authlane::core::base64url::decode(payload.as_bytes())
+                let serial = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
                     .ok()
                     .and_then(|bytes| String::from_utf8(bytes).ok())
                     .and_then(|json| {

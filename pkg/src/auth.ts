@@ -7,6 +7,7 @@ import { intoWasm, isWasmLoaded, loadWasm, moduleTrap, watchTraps, WasmSession }
 import { unwrapClient, wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
 import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
+import type { AuthStatus, Output } from "./protocol.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
 export type FetchAccessToken = (args: {
@@ -57,7 +58,7 @@ export interface TokenStorage {
   removeItem(key: string): void | Promise<void>;
 }
 
-export type AuthStatus = "loading" | "authenticated" | "unauthenticated";
+export type { AuthStatus };
 
 /**
  * Registered claims of the current token (decoded, not verified). Times are in seconds. A refresh
@@ -226,24 +227,24 @@ export function createAuth(options: AuthOptions): Auth {
     return claims;
   };
 
-  const onOutput = (kind: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => {
-    switch (kind) {
+  const onOutput = (output: Output) => {
+    switch (output.kind) {
       case "token": {
-        const waiter = waiters.get(a as number);
-        waiters.delete(a as number);
-        waiter?.resolve({ token: b as string | null, generation: c as number });
+        const waiter = waiters.get(output.waiter);
+        waiters.delete(output.waiter);
+        waiter?.resolve({ token: output.token, generation: output.generation });
         break;
       }
       case "token_error": {
-        const waiter = waiters.get(a as number);
-        waiters.delete(a as number);
-        waiter?.reject(new AuthlaneError(b as AuthlaneErrorCode, c as string));
+        const waiter = waiters.get(output.waiter);
+        waiters.delete(output.waiter);
+        waiter?.reject(new AuthlaneError(output.code, output.detail));
         break;
       }
       case "release":
       case "reject": {
-        const error = kind === "reject" ? new AuthlaneError(b as AuthlaneErrorCode, c as string) : null;
-        for (const id of a as Uint32Array) {
+        const error = output.kind === "reject" ? new AuthlaneError(output.code, output.detail) : null;
+        for (const id of output.operations) {
           const operation = heldOperations.get(id);
           heldOperations.delete(id);
           if (!operation) continue;
@@ -263,20 +264,22 @@ export function createAuth(options: AuthOptions): Auth {
         if (snapshot.isAuthenticated && claimsKey(claims) !== claimsKey(snapshot.claims)) {
           setSnapshot(snapshotOf("authenticated", claims, null));
         }
-        callEach(tokenChangeListeners, [a as number], reportClientError);
+        callEach(tokenChangeListeners, [output.generation], reportClientError);
         break;
       }
       case "state": {
-        const status = a as AuthStatus;
-        const error = b ? new AuthlaneError(b as AuthlaneErrorCode, c as string) : null;
-        log.state(status, error);
-        setSnapshot(snapshotOf(status, claimsNow(), error));
-        callEach(statusListeners, [status], reportClientError);
+        const error = output.code ? new AuthlaneError(output.code, output.detail ?? "") : null;
+        log.state(output.status, error);
+        setSnapshot(snapshotOf(output.status, claimsNow(), error));
+        callEach(statusListeners, [output.status], reportClientError);
         break;
       }
       case "trace":
-        log.trace(a as string, b as string | null, c as number | null, d as string | null, e as string | null);
+        log.trace(output.event, output.tokenTail, output.value, output.code, output.detail);
         break;
+      default:
+        // An output kind added in Rust and src/protocol.ts but not handled here fails to compile.
+        output satisfies never;
     }
   };
 

@@ -5,7 +5,7 @@ export type { Auth, AuthOptions, AuthSnapshot, AuthStatus, FetchAccessToken, Ref
 export { AuthlaneError, ErrorCodes } from "./errors.js";
 export type { AuthlaneErrorCode } from "./errors.js";
 export type { ConvexLikeClient } from "./wrap.js";
-export type { TraceEvent } from "./log.js";
+export type { TraceEvent, TraceEventKind } from "./log.js";
 export { decodeToken } from "./decode.js";
 export type { DecodedToken } from "./decode.js";
 export { loadAuthlane } from "./load.js";

@@ -1,13 +1,17 @@
 // Verbose logging and the trace stream. Tokens arrive here already redacted by the core
 // (an ellipsis and their last six characters); nothing in this file ever sees a whole token.
 import type { AuthlaneError } from "./errors.js";
+import type { CoreTraceKind } from "./protocol.js";
+
+/** Every `TraceEvent.kind`: the core's trace kinds, state changes, and refusal explanations. */
+export type TraceEventKind = CoreTraceKind | "state" | "token_explained";
 
 /** One timeline event, as `onTrace` receives it. */
 export interface TraceEvent {
   /** `Date.now()` when it happened. */
   at: number;
   /** e.g. `fetch_started`, `token_adopted`, `refresh_scheduled`, `server_accepted`, `operations_released`. */
-  kind: string;
+  kind: TraceEventKind;
   /** `…` and the last six characters of the token concerned, when there is one. */
   tokenTail: string | null;
   /** A delay, lifetime or count, depending on the kind. */
@@ -39,7 +43,7 @@ export interface Logger {
   readonly listening: boolean;
   /** A one-line diagnosis of a token the server refused (token-free: claims and reasons only). */
   explained(line: string, code: string | null): void;
-  trace(kind: string, tokenTail: string | null, value: number | null, code: string | null, detail: string | null): void;
+  trace(kind: CoreTraceKind, tokenTail: string | null, value: number | null, code: string | null, detail: string | null): void;
   state(status: string, error: AuthlaneError | null): void;
 }
 
@@ -57,7 +61,7 @@ export function createLogger(
       report("the verbose sink", error);
     }
   };
-  const event = (kind: string, tokenTail: string | null, value: number | null, code: string | null, detail: string | null) => {
+  const event = (kind: TraceEventKind, tokenTail: string | null, value: number | null, code: string | null, detail: string | null) => {
     if (!onTrace) return;
     try {
       onTrace({ at: Date.now(), kind, tokenTail, value, code, detail });

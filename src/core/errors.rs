@@ -1,6 +1,6 @@
 //! Typed errors with stable codes that JavaScript can branch on.
 
-use super::json::JsonError;
+use super::wire_value::ObjectError;
 
 /// The stable error codes surfaced to applications as `AuthlaneError.code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +53,8 @@ pub enum TokenError {
     /// Not three dot-separated segments.
     SegmentCount,
     Base64(Segment),
-    Json(Segment, JsonError),
-    /// A registered claim with the wrong type or range (`exp` as a string, negative, fractional, huge…).
+    Json(Segment, ObjectError),
+    /// A registered claim with the wrong type or range (`exp` as a string, negative, past 9999…).
     Claim(&'static str),
 }
 
@@ -69,9 +69,9 @@ impl TokenError {
             TokenError::Base64(Segment::Claims) => "claims are not base64url",
             TokenError::Json(Segment::Header, _) => "header is not a JSON object",
             TokenError::Json(Segment::Claims, _) => "claims are not a JSON object",
-            TokenError::Claim("exp") => "exp is not a non-negative integer NumericDate",
-            TokenError::Claim("iat") => "iat is not a non-negative integer NumericDate",
-            TokenError::Claim("nbf") => "nbf is not a non-negative integer NumericDate",
+            TokenError::Claim("exp") => "exp is not a non-negative NumericDate",
+            TokenError::Claim("iat") => "iat is not a non-negative NumericDate",
+            TokenError::Claim("nbf") => "nbf is not a non-negative NumericDate",
             TokenError::Claim("aud") => "aud is not a string or an array of strings",
             TokenError::Claim(_) => "a registered claim has the wrong type",
         }

@@ -4,15 +4,14 @@
 //! leaves as an [`Output`] for a driver to perform. See [`Session`] for the contract.
 
 pub mod backoff;
-pub mod base64url;
 pub mod errors;
 pub mod gate;
-pub mod json;
 pub mod peer_message;
 pub mod session;
 pub mod state;
 pub mod timers;
 pub mod token;
+pub mod wire_value;
 
 
 /// Milliseconds since the Unix epoch on the client's clock (`Date.now()` in a browser).

@@ -9,8 +9,10 @@
 
 use alloc::string::String;
 
-use super::json::{self, JsonNumber, JsonValue};
+use serde::{Deserialize, Serialize};
+
 use super::token::MAX_TOKEN_LEN;
+use super::wire_value::{parse_object, WireValue};
 use super::Millis;
 
 /// Bumped on any incompatible change; other versions are ignored, so mixed deployments
@@ -38,6 +40,35 @@ pub enum PeerMessageError {
     BadField,
 }
 
+/// A message as it is sent: `{"v":1,"at":…,"kind":…,"token":…,"expiresAt":…}`.
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    v: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    at: Millis,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Millis>,
+}
+
+/// A message as it is received: every member read as whatever type it has, checked in [`PeerMessage::decode_with_time`].
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Incoming {
+    v: WireValue,
+    at: WireValue,
+    kind: WireValue,
+    token: WireValue,
+    #[serde(rename = "expiresAt")]
+    expires_at: WireValue,
+}
+
+fn is_zero(at: &Millis) -> bool {
+    *at == 0
+}
+
 impl PeerMessage {
     /// Encodes without a time (`at` 0: older than any sign-out).
     pub fn encode(&self) -> String {
@@ -45,28 +76,14 @@ impl PeerMessage {
     }
 
     pub fn encode_at(&self, at: Millis) -> String {
-        let mut out = String::from("{\"v\":1,");
-        if at > 0 {
-            out.push_str("\"at\":");
-            push_decimal(&mut out, at);
-            out.push(',');
-        }
-        out.push_str("\"kind\":\"");
-        match self {
-            PeerMessage::Token { token, expires_at } => {
-                out.push_str("token\",\"token\":");
-                push_json_string(&mut out, token);
-                if let Some(at) = expires_at {
-                    out.push_str(",\"expiresAt\":");
-                    push_decimal(&mut out, *at);
-                }
-            }
-            PeerMessage::Request => out.push_str("request\""),
-            PeerMessage::Holding => out.push_str("holding\""),
-            PeerMessage::SignedOut => out.push_str("signed_out\""),
-        }
-        out.push('}');
-        out
+        let (kind, token, expires_at) = match self {
+            PeerMessage::Token { token, expires_at } => ("token", Some(token.as_str()), *expires_at),
+            PeerMessage::Request => ("request", None, None),
+            PeerMessage::Holding => ("holding", None, None),
+            PeerMessage::SignedOut => ("signed_out", None, None),
+        };
+        // Serializing plain strings and integers into memory cannot fail.
+        serde_json::to_string(&Outgoing { v: WIRE_VERSION, at, kind, token, expires_at }).unwrap_or_default()
     }
 
     pub fn decode(text: &str) -> Result<PeerMessage, PeerMessageError> {
@@ -78,78 +95,36 @@ impl PeerMessage {
         if text.len() > MAX_TOKEN_LEN + 256 {
             return Err(PeerMessageError::BadField);
         }
-        let members = json::parse_object(text.as_bytes()).map_err(|_| PeerMessageError::NotJson)?;
-        let field = |name: &str| members.iter().find(|(key, _)| key == name).map(|(_, value)| value);
-        if field("v") != Some(&JsonValue::Number(JsonNumber::Unsigned(WIRE_VERSION))) {
+        let incoming: Incoming = parse_object(text.as_bytes()).map_err(|_| PeerMessageError::NotJson)?;
+        if incoming.v != WireValue::Unsigned(WIRE_VERSION) {
             return Err(PeerMessageError::WrongVersion);
         }
-        let at = match field("at") {
-            None => 0,
-            Some(JsonValue::Number(JsonNumber::Unsigned(at))) => *at,
-            Some(_) => return Err(PeerMessageError::BadField),
+        let at = match incoming.at {
+            WireValue::Absent => 0,
+            WireValue::Unsigned(at) => at,
+            _ => return Err(PeerMessageError::BadField),
         };
-        let Some(JsonValue::String(kind)) = field("kind") else {
-            return Err(PeerMessageError::UnknownKind);
-        };
-        let message = match kind.as_str() {
-            "token" => {
-                let Some(JsonValue::String(token)) = field("token") else {
+        let message = match incoming.kind.as_str() {
+            Some("token") => {
+                let WireValue::String(token) = incoming.token else {
                     return Err(PeerMessageError::BadField);
                 };
-                let expires_at = match field("expiresAt") {
-                    None => None,
-                    Some(JsonValue::Number(JsonNumber::Unsigned(at))) => Some(*at),
-                    Some(_) => return Err(PeerMessageError::BadField),
+                let expires_at = match incoming.expires_at {
+                    WireValue::Absent => None,
+                    WireValue::Unsigned(at) => Some(at),
+                    _ => return Err(PeerMessageError::BadField),
                 };
                 if token.is_empty() || token.len() > MAX_TOKEN_LEN {
                     return Err(PeerMessageError::BadField);
                 }
-                PeerMessage::Token { token: token.clone(), expires_at }
+                PeerMessage::Token { token, expires_at }
             }
-            "request" => PeerMessage::Request,
-            "holding" => PeerMessage::Holding,
-            "signed_out" => PeerMessage::SignedOut,
+            Some("request") => PeerMessage::Request,
+            Some("holding") => PeerMessage::Holding,
+            Some("signed_out") => PeerMessage::SignedOut,
             _ => return Err(PeerMessageError::UnknownKind),
         };
         Ok((at, message))
-    }
-}
-
-fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                out.push_str("\\u00");
-                let code = c as u32;
-                out.push(hex_digit(code >> 4));
-                out.push(hex_digit(code & 0xf));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn hex_digit(nibble: u32) -> char {
-    char::from_digit(nibble, 16).unwrap_or('0')
-}
-
-fn push_decimal(out: &mut String, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut len = 0;
-    loop {
-        digits[len % 20] = b'0' + (value % 10) as u8;
-        len += 1;
-        value /= 10;
-        if value == 0 || len == 20 {
-            break;
-        }
-    }
-    for &digit in digits.iter().take(len).rev() {
-        out.push(digit as char);
     }
 }
 

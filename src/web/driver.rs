@@ -5,7 +5,7 @@ use alloc::string::String;
 use core::cell::{Cell, Ref, RefCell};
 
 use alloc::boxed::Box;
-use js_sys::{Array, Function, Uint32Array};
+use js_sys::{Function, Object, Reflect, Uint32Array};
 use wasm_bindgen::prelude::*;
 
 use super::bounded::bounded_record;
@@ -196,24 +196,25 @@ impl Driver {
                 });
             }
             Output::ResolveToken { waiter, result } => match result {
-                Ok(Some((generation, token))) => {
-                    self.emit(&["token".into(), waiter.into(), token.into(), (generation as f64).into()])
-                }
-                Ok(None) => self.emit(&["token".into(), waiter.into(), JsValue::NULL, 0.into()]),
+                Ok(Some((generation, token))) => self.emit(
+                    "token",
+                    &[("waiter", waiter.into()), ("token", token.into()), ("generation", (generation as f64).into())],
+                ),
+                Ok(None) => self.emit("token", &[("waiter", waiter.into()), ("token", JsValue::NULL), ("generation", 0.into())]),
                 Err(error) => {
                     let [code, detail] = error_values(Some(error));
-                    self.emit(&["token_error".into(), waiter.into(), code, detail])
+                    self.emit("token_error", &[("waiter", waiter.into()), ("code", code), ("detail", detail)])
                 }
             },
-            Output::ReleaseOperations(ops) => self.emit(&["release".into(), Uint32Array::from(&ops[..]).into()]),
+            Output::ReleaseOperations(ops) => self.emit("release", &[("operations", Uint32Array::from(&ops[..]).into())]),
             Output::RejectOperations(ops, error) => {
                 let [code, detail] = error_values(Some(error));
-                self.emit(&["reject".into(), Uint32Array::from(&ops[..]).into(), code, detail])
+                self.emit("reject", &[("operations", Uint32Array::from(&ops[..]).into()), ("code", code), ("detail", detail)])
             }
-            Output::TokenChanged { generation } => self.emit(&["token_changed".into(), (generation as f64).into()]),
+            Output::TokenChanged { generation } => self.emit("token_changed", &[("generation", (generation as f64).into())]),
             Output::StateChanged { state, error } => {
                 let [code, detail] = error_values(error);
-                self.emit(&["state".into(), state.as_str().into(), code, detail])
+                self.emit("state", &[("status", state.as_str().into()), ("code", code), ("detail", detail)])
             }
             Output::Trace(trace) => self.emit_trace(trace),
             Output::AcquireLock { lock, steal } => {
@@ -256,21 +257,30 @@ impl Driver {
             _ => JsValue::NULL,
         };
         let [code, _] = error_values(trace.error);
-        self.emit(&[
-            "trace".into(),
-            trace.kind.as_str().into(),
-            trace.token_tail.map_or(JsValue::NULL, JsValue::from),
-            // The log's one value slot: a duration, or for the operations kinds a count.
-            trace.millis.or(trace.count).map_or(JsValue::NULL, |value| (value as f64).into()),
-            code,
-            detail,
-        ]);
+        self.emit(
+            "trace",
+            &[
+                ("event", trace.kind.as_str().into()),
+                ("tokenTail", trace.token_tail.map_or(JsValue::NULL, JsValue::from)),
+                // The log's one value slot: a duration, or for the operations kinds a count.
+                ("value", trace.millis.or(trace.count).map_or(JsValue::NULL, |value| (value as f64).into())),
+                ("code", code),
+                ("detail", detail),
+            ],
+        );
     }
 
-    fn emit(&self, values: &[JsValue]) {
-        let args: Array = values.iter().collect();
+    /// Hands JavaScript one output as an object of the `Output` union in `pkg/src/protocol.ts`:
+    /// `kind` names the variant, the other members its fields.
+    fn emit(&self, kind: &str, fields: &[(&str, JsValue)]) {
+        let output = Object::new();
+        // Setting properties on a fresh plain object cannot fail.
+        let _ = Reflect::set(&output, &"kind".into(), &kind.into());
+        for (name, value) in fields {
+            let _ = Reflect::set(&output, &JsValue::from_str(name), value);
+        }
         // A throwing JS handler must not break the session; the TypeScript face reports its own errors.
-        let _ = self.on_output.apply(&JsValue::NULL, &args);
+        let _ = self.on_output.call1(&JsValue::NULL, &output);
     }
 }
 

@@ -1,0 +1,65 @@
+// What the wasm session tells JavaScript: one object per output, `kind` naming the variant.
+// Mirrors the Rust definitions (src/core/errors.rs ErrorCode, src/core/state.rs AuthState and
+// TraceKind, src/core/session.rs TokenNeed, src/web/driver.rs `emit`); tests/protocol_types.rs
+// fails when a name here and there disagree.
+
+/** `ErrorCode::as_str` in src/core/errors.rs: the codes the core itself reports. */
+export type CoreErrorCode =
+  | "malformed_token"
+  | "fetch_failed"
+  | "fetch_timeout"
+  | "invalid_callback_result"
+  | "token_rejected"
+  | "token_expired"
+  | "signed_out"
+  | "disposed";
+
+/** `AuthState::as_str` in src/core/state.rs. */
+export type AuthStatus = "loading" | "authenticated" | "unauthenticated";
+
+/** `TraceKind::as_str` in src/core/state.rs. */
+export type CoreTraceKind =
+  | "fetch_started"
+  | "token_adopted"
+  | "same_token_returned"
+  | "refresh_scheduled"
+  | "fetch_failed"
+  | "retry_scheduled"
+  | "fetch_signed_out"
+  | "stale_result_dropped"
+  | "server_accepted"
+  | "server_rejected"
+  | "stale_verdict_ignored"
+  | "operations_held"
+  | "operations_released"
+  | "operations_rejected"
+  | "lock_acquired"
+  | "lock_stolen"
+  | "lock_lost"
+  | "lock_released_on_timeout"
+  | "peer_token_adopted"
+  | "stale_broadcast_ignored"
+  | "peer_message_ignored"
+  | "peer_signed_out"
+  | "fetch_skipped";
+
+/** `TokenNeed` in src/core/session.rs, as `WasmSession.requestToken` takes it (src/lib.rs). */
+export const TokenNeed = { Current: 0, NewerThan: 1, Forced: 2 } as const;
+export type TokenNeed = (typeof TokenNeed)[keyof typeof TokenNeed];
+
+/** One output of the session (`Driver::perform` in src/web/driver.rs). */
+export type Output =
+  | { kind: "token"; waiter: number; token: string | null; generation: number }
+  | { kind: "token_error"; waiter: number; code: CoreErrorCode; detail: string }
+  | { kind: "release"; operations: Uint32Array }
+  | { kind: "reject"; operations: Uint32Array; code: CoreErrorCode; detail: string }
+  | { kind: "token_changed"; generation: number }
+  | { kind: "state"; status: AuthStatus; code: CoreErrorCode | null; detail: string | null }
+  | {
+      kind: "trace";
+      event: CoreTraceKind;
+      tokenTail: string | null;
+      value: number | null;
+      code: CoreErrorCode | null;
+      detail: string | null;
+    };
