@@ -8,7 +8,11 @@
 const LEASE_TTL_MS = 5000;
 const LEASE_RENEW_MS = 1500;
 const LEASE_POLL_MS = 100;
-const LEASE_SETTLE_MS = 20;
+// localStorage reaches other tabs asynchronously (another renderer may see a write tens of ms late,
+// more on a loaded machine): racing writers settle this long before reading back who won, and
+// each waits a random moment first, so tabs that saw a lease expire together do not write together.
+const LEASE_SETTLE_MS = 120;
+const LEASE_JITTER_MS = 60;
 
 export class RefreshLock {
   constructor(name, onGranted, onLost) {
@@ -118,6 +122,7 @@ export class RefreshLock {
   acquireLease(id, steal) {
     const controller = new AbortController();
     this.pending.set(id, controller);
+    let jittered = false;
     const attempt = () => {
       if (controller.signal.aborted) return;
       const lease = this.readLease();
@@ -126,6 +131,12 @@ export class RefreshLock {
         setTimeout(attempt, LEASE_POLL_MS);
         return;
       }
+      if (!jittered) {
+        jittered = true;
+        setTimeout(attempt, Math.random() * LEASE_JITTER_MS);
+        return;
+      }
+      jittered = false;
       if (!this.writeLease(id)) {
         // Storage refused (quota, privacy mode): proceed unlocked rather than never refresh.
         this.grantLease(id, controller);
