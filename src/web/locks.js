@@ -2,8 +2,10 @@
 // exposes LockManager only behind unstable cfg), else a localStorage lease.
 //
 // Contract with the Rust driver (src/web/locks.rs): acquire(id, steal) eventually calls
-// onGranted(id) unless release(id) comes first; a grant taken by another tab's steal calls
-// onLost(id). Stealers queue on a second "takeover" lock, so only one tab steals at a time.
+// onGranted(id, uncontended) unless release(id) comes first; a grant taken by another tab's steal
+// calls onLost(id). Stealers queue on a second "takeover" lock, so only one tab steals at a time.
+// `uncontended` is true only when the lock was free, with nobody queued, at the moment this tab
+// asked (the session then skips its peer grace); the lease cannot tell, so it always says false.
 
 const LEASE_TTL_MS = 5000;
 const LEASE_RENEW_MS = 1500;
@@ -47,14 +49,14 @@ export class RefreshLock {
     if (controller) controller.abort();
   }
 
-  granted(id, release) {
+  granted(id, release, uncontended) {
     if (!this.pending.has(id)) {
       release();
       return;
     }
     this.pending.delete(id);
     this.held.set(id, release);
-    this.onGranted(id);
+    this.onGranted(id, uncontended);
   }
 
   // ---- Web Locks ----
@@ -62,25 +64,38 @@ export class RefreshLock {
   acquireWebLock(id, steal) {
     const controller = new AbortController();
     this.pending.set(id, controller);
-    const holdMain = (releaseOuter) =>
+    const holdMain = (releaseOuter, uncontended) =>
       new Promise((releaseMain) => {
         this.granted(id, () => {
           releaseMain();
           if (releaseOuter) releaseOuter();
-        });
+        }, uncontended);
       });
-    const request = steal
-      ? navigator.locks.request(`${this.name}:takeover`, { signal: controller.signal }, () =>
+    // Rejections: our own abort (ignored), or a steal by another tab ending our grant.
+    const request = (options, callback) => navigator.locks.request(this.name, options, callback).catch(() => this.lost(id, null));
+    if (steal) {
+      navigator.locks
+        .request(`${this.name}:takeover`, { signal: controller.signal }, () =>
           new Promise((releaseTakeover) => {
             if (!this.pending.has(id)) return releaseTakeover();
             navigator.locks
-              .request(this.name, { steal: true }, () => holdMain(releaseTakeover))
+              .request(this.name, { steal: true }, () => holdMain(releaseTakeover, false))
               .catch(() => this.lost(id, releaseTakeover));
           }),
         )
-      : navigator.locks.request(this.name, { signal: controller.signal }, () => holdMain(null));
-    // Rejections: our own abort (ignored), or a steal by another tab ending our grant.
-    request.catch(() => this.lost(id, null));
+        .catch(() => this.lost(id, null));
+      return;
+    }
+    // First only if the lock is free and nobody queues for it (`ifAvailable` grants exactly then,
+    // else calls back with null at once): such a grant is uncontended. Any earlier holder released
+    // before this request, so the token it broadcast was sent before it too, and no hand-over can
+    // overtake a broadcast. (`ifAvailable` takes no abort signal: an abandon meanwhile is seen by
+    // `granted`, which gives the lock straight back, or here before queueing.)
+    request({ ifAvailable: true }, (lock) => {
+      if (lock) return holdMain(null, true);
+      if (!controller.signal.aborted) request({ signal: controller.signal }, () => holdMain(null, false));
+      return undefined;
+    });
   }
 
   lost(id, cleanup) {
