@@ -78,26 +78,25 @@ fn a_grant_handed_over_ahead_of_the_holders_broadcast_waits_the_grace_and_skips_
 }
 
 #[test]
-fn a_forced_refresh_handed_the_lock_by_a_holder_fetches_after_the_grace() {
+fn with_a_peer_present_a_free_lock_still_waits_the_grace_and_so_does_a_hand_over() {
     let mut tabs = tabs(2);
     tabs.start_all();
     tabs.run_for(1_000);
-    // Tab 0 forces a refresh, finds the lock free and fetches at once. 10 ms later tab 1 forces
-    // one too and queues: tab 0's token was fetched before tab 1 asked, so it does not answer
-    // tab 1, which fetches once handed the lock, after the grace.
+    let grace = Tabs::cross_tab_config().peer_grace_ms;
+    // Tab 0 forces a refresh: the lock is free, but tab 1 is there and might answer, so tab 0
+    // waits the grace. 10 ms into tab 0's fetch, tab 1 forces one too and queues: tab 0's token was
+    // fetched before tab 1 asked, so it does not answer tab 1, which fetches once handed the lock,
+    // after the grace.
     let forced = |session: &mut Session, now| session.handle_token_request(now, 7, TokenNeed::Forced);
     let asked = tabs.now - T0;
     tabs.call(0, "force", forced);
-    tabs.settle();
-    assert_eq!(first_after(&tabs, 0, asked, is_fetch_started), Some(asked), "tab 0 found the lock free");
-    tabs.fire_timers_at(tabs.now + 10);
+    tabs.run_for(grace + 10);
+    assert_eq!(first_after(&tabs, 0, asked, is_fetch_started), Some(asked + grace), "tab 0 waited the grace");
     tabs.call(1, "force", forced);
-    tabs.settle();
     tabs.run_for(1_000);
-    let granted = first_after(&tabs, 1, asked, is_lock_acquired);
-    assert_eq!(granted, Some(asked + LATENCY_MS), "handed over when tab 0's fetch was done");
-    let grace = Tabs::cross_tab_config().peer_grace_ms;
-    assert_eq!(first_after(&tabs, 1, asked, is_fetch_started), Some(asked + LATENCY_MS + grace));
+    let handed_over = asked + grace + LATENCY_MS;
+    assert_eq!(first_after(&tabs, 1, asked, is_lock_acquired), Some(handed_over), "when tab 0's fetch was done");
+    assert_eq!(first_after(&tabs, 1, asked, is_fetch_started), Some(handed_over + grace));
     assert_eq!(tabs.issuer.reuse_detections, 0);
 }
 

@@ -1,10 +1,11 @@
 //! Web Locks as the driver uses them, for the virtual-clock tabs (`tabs`): one exclusive lock,
 //! FIFO; stealers queue on a second "takeover" lock and, holding it, steal the main one (its holder
-//! is told it lost the grant). A request that finds the lock free is granted as
-//! [`LockGrant::Uncontended`] — what the driver's `ifAvailable` first try reports (the lock free
-//! means nobody queues either: a release hands it to the head of the queue) — and every other
-//! grant, handed over or stolen, as [`LockGrant::MaybeContended`]. With `lease` set it models the
-//! driver's localStorage lease instead, which cannot tell: every grant is `MaybeContended`.
+//! is told it lost the grant). A request that finds the lock free (so nobody queues either: a
+//! release hands it to the head of the queue) from a tab with no other present is granted as
+//! [`LockGrant::Uncontended`] — what the driver's `ifAvailable` try and presence query report —
+//! and every other grant, handed over or stolen, as [`LockGrant::MaybeContended`]. With `lease`
+//! set it models the driver's localStorage lease instead, which cannot tell: every grant is
+//! `MaybeContended`.
 
 use std::collections::VecDeque;
 
@@ -25,7 +26,8 @@ pub struct LockManager {
 }
 
 impl LockManager {
-    pub fn request(&mut self, tab: usize, lock: LockId, steal: bool) {
+    /// `alone`: no other tab of the app is present (open and loaded) as the request is made.
+    pub fn request(&mut self, tab: usize, lock: LockId, steal: bool, alone: bool) {
         self.queue.retain(|&entry| entry != (tab, lock));
         if steal {
             if self.takeover_holder.is_none() {
@@ -36,7 +38,7 @@ impl LockManager {
         } else if self.holder.is_none() {
             debug_assert!(self.queue.is_empty(), "a free lock with a queue");
             self.holder = Some((tab, lock));
-            let grant = if self.lease { LockGrant::MaybeContended } else { LockGrant::Uncontended };
+            let grant = if alone && !self.lease { LockGrant::Uncontended } else { LockGrant::MaybeContended };
             self.grants.push_back((tab, lock, grant));
         } else {
             self.queue.push_back((tab, lock));

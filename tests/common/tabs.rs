@@ -156,6 +156,8 @@ pub struct Tab {
     pub open: bool,
     /// A frozen tab (Chrome's Memory Saver, a debugger) runs nothing: no timers, messages or grants.
     pub frozen: bool,
+    /// Loaded: from the first time the harness drains it, other tabs' presence checks count it.
+    pub present: bool,
     pub fetch_calls: usize,
     pub states: Vec<AuthState>,
     /// Tokens this tab would send to its server, with the time: checked against their expiry.
@@ -214,6 +216,7 @@ impl Tabs {
             session: Session::new(Config { seed: config.seed + index as u64, ..config.clone() }),
             open: true,
             frozen: false,
+            present: false,
             fetch_calls: 0,
             states: Vec::new(),
             tokens_used: Vec::new(),
@@ -279,6 +282,7 @@ impl Tabs {
     }
 
     pub fn drain(&mut self, index: usize) {
+        self.tabs[index].present = true;
         while let Some(output) = self.tabs[index].session.poll() {
             if self.events.is_some() {
                 let output = output.clone();
@@ -298,7 +302,8 @@ impl Tabs {
                     self.fetches.push(PendingFetch { tab: index, fetch, due, refresh_token, outcome });
                 }
                 Output::AcquireLock { lock, steal } => {
-                    self.locks.request(index, lock, steal);
+                    let alone = !(0..self.tabs.len()).any(|i| i != index && self.tabs[i].open && self.tabs[i].present);
+                    self.locks.request(index, lock, steal, alone);
                     self.record_steals();
                 }
                 Output::ReleaseLock { lock } => {

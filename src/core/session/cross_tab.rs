@@ -22,7 +22,8 @@ use crate::core::Millis;
 /// How a lock grant came about, as far as the driver can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockGrant {
-    /// The lock was free, with nobody queued for it, when this tab asked (Web Locks `ifAvailable`).
+    /// The lock was free, with nobody queued for it, when this tab asked (Web Locks `ifAvailable`),
+    /// and no other tab of the app was there to answer a request for its token.
     Uncontended,
     /// Handed over by a holder, taken by a steal, or granted by a lock that cannot tell (the
     /// localStorage lease).
@@ -119,13 +120,15 @@ impl Session {
 
     /// Whether a grant proves that no peer's token can be on its way to us, so the grace can go.
     ///
-    /// The grace is for one race: a holder stores its rotated refresh token, broadcasts its access
-    /// token, then releases, and the lock manager's hand-over to the next tab can overtake the
-    /// broadcast (and the storage write). An uncontended grant had no hand-over: the lock was free
-    /// with nobody queued when we asked, so every earlier holder had released — and so stored and
-    /// broadcast — before our request, and no other tab was about to fetch. Tabs that queue after us
-    /// wait for us. What is left, a broadcast still in flight after a whole lock round trip, costs
-    /// at worst one redundant fetch, which reads the refresh token stored before that release.
+    /// The grace is for two races. Peers answer the request for their token we sent before asking
+    /// for the lock, and the grant can come first. And a holder stores its rotated refresh token,
+    /// broadcasts its access token, then releases: the lock manager's hand-over to the next tab can
+    /// overtake the broadcast (and the storage write). An uncontended grant rules out both: no
+    /// other tab was there to answer, and there was no hand-over — the lock was free with nobody
+    /// queued when we asked, so every earlier holder had released (and so stored and broadcast)
+    /// before our request. Tabs that queue after us wait for us. What is left, a broadcast still
+    /// in flight after a whole lock round trip, costs at worst one redundant fetch, which reads the
+    /// refresh token stored before that release.
     ///
     /// Trusted only within a lock timeout of our request: a thief steals after waiting that long
     /// from a request made after ours, so a grant delivered later (this tab was frozen with it
