@@ -128,7 +128,8 @@ impl Session {
     /// queued when we asked, so every earlier holder had released (and so stored and broadcast)
     /// before our request. Tabs that queue after us wait for us. What is left, a broadcast still
     /// in flight after a whole lock round trip, costs at worst one redundant fetch, which reads the
-    /// refresh token stored before that release.
+    /// refresh token stored before that release (provided the store's write has reached this tab
+    /// by then: a cross-process localStorage write slower than a lock round trip is not covered).
     ///
     /// Trusted only within a lock timeout of our request: a thief steals after waiting that long
     /// from a request made after ours, so a grant delivered later (this tab was frozen with it
