@@ -111,7 +111,7 @@ fn started_and_granted(grant: LockGrant) -> Harness {
 
 #[test]
 fn an_uncontended_grant_fetches_at_the_same_virtual_millisecond() {
-    let mut h = started_and_granted(LockGrant::Uncontended);
+    let h = started_and_granted(LockGrant::Uncontended);
     assert_eq!(h.fetches.iter().map(|&(_, _, at)| at).collect::<Vec<_>>(), vec![T0]);
     assert_eq!(h.session.poll_timeout(), Some(T0 + Config::default().lock_timeout_ms), "next: the lock hold timer, no grace");
 }
