@@ -4,7 +4,7 @@
 
 mod common;
 
-use authlane::core::{decode, AuthState, Config, PeerMessage, TraceKind, Verdict};
+use authlane::core::{decode, AuthState, Config, LockGrant, PeerMessage, TraceKind, Verdict};
 use common::tabs::{Issuer, Tabs};
 use common::{mint, Harness};
 
@@ -16,7 +16,10 @@ fn issuer() -> Issuer {
 
 /// Runs `count` tabs for two minutes of 20 s tokens, asking every tab for its token each second.
 fn run_tabs(count: usize, config: Config) -> Tabs {
-    let mut tabs = Tabs::new(count, config, issuer());
+    run(Tabs::new(count, config, issuer()))
+}
+
+fn run(mut tabs: Tabs) -> Tabs {
     tabs.start_all();
     for second in 1..=TWO_MINUTES / 1000 {
         tabs.run_for(1000);
@@ -37,7 +40,11 @@ fn assert_no_expired_token_used(tabs: &Tabs) {
 
 #[test]
 fn eight_tabs_cost_the_issuer_what_one_tab_costs() {
-    let one = run_tabs(1, Tabs::cross_tab_config());
+    // A lone tab skips the peer grace, so its refreshes drift 50 ms earlier each cycle than those
+    // of tabs with peers present; on the lease every holder waits it, and the schedules match.
+    let mut one = Tabs::new(1, Tabs::cross_tab_config(), issuer());
+    one.use_lease();
+    let one = run(one);
     let eight = run_tabs(8, Tabs::cross_tab_config());
     let independent = run_tabs(8, Config::default());
     println!(
@@ -117,8 +124,12 @@ fn a_frozen_lock_holder_is_stolen_from_after_the_lock_timeout() {
     let config = Config { lock_timeout_ms: 5_000, ..Tabs::cross_tab_config() };
     let mut tabs = Tabs::new(3, config, Issuer::new(30, 100));
     tabs.start_all();
-    // Tab 0 takes the lock for the refresh at 20 s and is frozen in its grace, before fetching.
-    tabs.run_until(common::T0 + 20_000);
+    // Tab 0 takes the lock for the refresh at 20 s (free, so it would fetch at once) and is frozen
+    // before the grant reaches it: the lock's holder, not fetching.
+    tabs.run_until(common::T0 + 19_000);
+    while tabs.lock_holder().is_none() {
+        tabs.fire_timers_at(tabs.next_due().expect("a refresh is due"));
+    }
     assert_eq!(tabs.lock_holder().map(|(tab, _)| tab), Some(0));
     let fetches_before = tabs.total_fetch_calls();
     tabs.freeze(0);
@@ -160,7 +171,7 @@ fn a_peers_newer_token_satisfies_a_forced_refresh_but_never_the_rejected_token()
     assert!(h.open_fetches.is_empty(), "no fetch before the lock");
     let (lock, steal) = h.lock_requests[0];
     assert!(!steal);
-    h.session.handle_lock_acquired(h.now, lock);
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::MaybeContended);
     h.drain();
     h.advance(50);
     let first = mint(h.now, 60, 1);
@@ -272,7 +283,7 @@ fn cross_tab_off_emits_nothing_for_peers() {
 /// Grants a cross-tab session the lock it asked for last and lets its grace run out: its fetch is out.
 fn grant_and_fetch(h: &mut Harness) {
     let (lock, _) = *h.lock_requests.last().expect("a lock request");
-    h.session.handle_lock_acquired(h.now, lock);
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::MaybeContended);
     h.drain();
     h.advance(Config::default().peer_grace_ms);
     assert_eq!(h.open_fetches.len(), 1, "the fetch is out");

@@ -15,7 +15,8 @@
 //!
 //! Each sequence draws a config (cross-tab on; lock timeout 1–15 s; peer grace 0–200 ms; leeway
 //! 0–30 s, sometimes just under the lifetime; token lifetime 5–120 s; issuer latency 0–3 s;
-//! reuse window 0 or 10 s) and runs 150 steps: the clock forward by 0–90 s (or, *racy*, to the
+//! reuse window 0 or 10 s; Web Locks, or one time in four the lease, which reports no grant
+//! uncontended) and runs 150 steps: the clock forward by 0–90 s (or, *racy*, to the
 //! next timer with only part of what is then due delivered, in random order), token requests of
 //! every `TokenNeed`, server verdicts on current and older generations, sign-out and sign-in,
 //! freeze/thaw/close, late tabs, garbage and stale or replayed token messages, rarely a dispose.
@@ -96,7 +97,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use authlane::core::{
-    decode, AuthState, Config, FetchId, FetchOutcome, FetchReason, Generation, LockId, Millis, Output, PeerMessage,
+    decode, AuthState, Config, FetchId, FetchOutcome, FetchReason, Generation, LockGrant, LockId, Millis, Output, PeerMessage,
     TokenNeed, TraceKind, Verdict, WaiterId,
 };
 use common::tabs::{Event, Input, Issuer, Tabs};
@@ -115,6 +116,9 @@ struct Params {
     reuse_window_ms: u64,
     /// Interleave deliveries in random order and act while work is still pending.
     racy: bool,
+    /// The driver's localStorage lease instead of Web Locks: no grant is reported uncontended, so
+    /// every holder waits the peer grace.
+    lease: bool,
     /// No freeze, close or dispose, and `peer_grace + latency < lock_timeout`: the sequence stays
     /// calm (see the module doc) unless a known bug's exemption applies (see `Fuzz::steer`).
     calm: bool,
@@ -163,6 +167,7 @@ impl Params {
             latency_ms,
             reuse_window_ms: if rng.chance(50) { 0 } else { 10_000 },
             racy: rng.chance(40),
+            lease: rng.chance(25),
         }
     }
 
@@ -424,6 +429,9 @@ impl Fuzz {
         let mut rng = Rng::new(seed);
         let p = Params::random(&mut rng);
         let mut tabs = Tabs::new(p.tabs, p.config.clone(), p.issuer());
+        if p.lease {
+            tabs.use_lease();
+        }
         tabs.events = Some(Vec::new());
         let calm = p.config.peer_grace_ms + p.latency_ms < p.config.lock_timeout_ms;
         assert!(calm || !p.calm);
@@ -584,7 +592,7 @@ impl Fuzz {
         // `a_stale_hold_timer_must_not_take_the_next_attempts_lock`).
         let trace = |kind: TraceKind| outputs.iter().any(|o| matches!(o, Output::Trace(t) if t.kind == kind));
         let dropped = match input {
-            Input::LockAcquired(lock) => self.ctx_wanted == Some(lock) && !trace(TraceKind::LockAcquired),
+            Input::LockAcquired(lock, _) => self.ctx_wanted == Some(lock) && !trace(TraceKind::LockAcquired),
             Input::LockLost(lock) => self.ctx_wanted == Some(lock) && !trace(TraceKind::LockLost),
             _ => false,
         };
@@ -686,7 +694,7 @@ impl Fuzz {
         match output {
             Output::Trace(trace) => match trace.kind {
                 TraceKind::LockAcquired => {
-                    let Some(&Input::LockAcquired(lock)) = self.input() else {
+                    let Some(&Input::LockAcquired(lock, _)) = self.input() else {
                         panic!("tab {tab}: LockAcquired outside a grant")
                     };
                     assert_eq!(
@@ -1680,14 +1688,14 @@ fn sign_out(tabs: &mut Tabs, tab: usize) {
     tabs.settle();
 }
 
-/// Runs the clock 1 ms at a time until `tab` starts a fetch (at most `limit` ms).
+/// Runs the clock 1 ms at a time until `tab` has a request out at the issuer (at most `limit` ms;
+/// none if it has one now: an uncontended grant fetches at once).
 fn run_until_fetching(tabs: &mut Tabs, tab: usize, limit: u64) {
-    let calls = tabs.tabs[tab].fetch_calls;
-    for _ in 0..limit {
-        tabs.run_for(1);
-        if tabs.tabs[tab].fetch_calls > calls {
+    for _ in 0..=limit {
+        if tabs.pending_fetches().iter().any(|&(fetching, ..)| fetching == tab) {
             return;
         }
+        tabs.run_for(1);
     }
     panic!("tab {tab} did not fetch within {limit} ms");
 }
@@ -1706,8 +1714,10 @@ fn traced(tabs: &Tabs, tab: usize, kind: TraceKind) -> usize {
     tabs.tabs[tab].traces.iter().filter(|(_, k)| *k == kind).count()
 }
 
-/// Freezes tab 0 in its peer grace for a proactive refresh, with tab 1 queued for the lock.
+/// Freezes tab 0 in its peer grace for a proactive refresh, with tab 1 queued for the lock (on
+/// the lease, whose every grant waits the grace; with Web Locks tab 0's free lock would skip it).
 fn freeze_tab0_in_its_grace(tabs: &mut Tabs) {
+    tabs.use_lease();
     tabs.start_all();
     tabs.run_for(2_000);
     let refresh_at = tabs.tabs[0].session.refresh_at().expect("scheduled");
@@ -1826,6 +1836,10 @@ fn a_steal_while_the_robbed_tabs_fetch_is_running_converges_on_the_longer_lived_
     // shorter-lived result must be dropped rather than replace the thief's token.
     for robbed_result_last in [false, true] {
         let mut tabs = Tabs::new(3, config_with(2_000, 50), issuer_with(30, 3_000, 10_000));
+        // On the lease the holder waits the grace, so the waiter, asking as the fetch starts, falls
+        // due to steal with the fetch under way (a free Web Lock's holder fetches at once, and its
+        // hold timer then ties with the steal and releases first).
+        tabs.use_lease();
         tabs.start_all();
         tabs.run_for(10_000);
         let (issued, tolerated) = (tabs.issuer.tokens_issued, tabs.issuer.tolerated_reuses);
@@ -2079,7 +2093,7 @@ fn a_stale_hold_timer_must_not_take_the_next_attempts_lock() {
     let config = Config { cross_tab: true, lock_timeout_ms: 60_000, ..Config::default() };
     let mut h = Harness::started(config);
     let (first, _) = h.lock_requests[0];
-    h.session.handle_lock_acquired(h.now, first);
+    h.session.handle_lock_acquired(h.now, first, LockGrant::MaybeContended);
     h.drain();
     h.advance(50);
     assert_eq!(h.fetch_count(), 1, "fetching, hold timer armed for 60 s");
@@ -2090,7 +2104,7 @@ fn a_stale_hold_timer_must_not_take_the_next_attempts_lock() {
     assert_ne!(retry, first, "the retry waits for a lock of its own");
     // The first fetch's hold timer fires at +60 s, then the lock is granted.
     h.advance(30_000);
-    h.session.handle_lock_acquired(h.now, retry);
+    h.session.handle_lock_acquired(h.now, retry, LockGrant::MaybeContended);
     h.drain();
     h.advance(100);
     assert_eq!(h.fetch_count(), 2, "the retry never fetched: its lock was taken by the stale hold timer");

@@ -6,7 +6,7 @@
 mod common;
 
 use authlane::core::{
-    AuthState, Config, ErrorCode, FetchOutcome, OpDecision, Output, PeerMessage, TokenNeed, Verdict,
+    AuthState, Config, ErrorCode, FetchOutcome, LockGrant, OpDecision, Output, PeerMessage, TokenNeed, Verdict,
 };
 use common::{jwt_from_claims, mint, Harness};
 
@@ -119,7 +119,7 @@ fn cross_tab_with_token() -> Harness {
     h.session.start(h.now);
     h.drain();
     let (lock, _) = h.lock_requests[0];
-    h.session.handle_lock_acquired(h.now, lock);
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::MaybeContended);
     h.drain();
     h.advance(50);
     assert_eq!(h.fetch_count(), 1);
@@ -148,7 +148,7 @@ fn a_peers_older_longer_lived_token_does_not_answer_a_forced_request() {
     assert_eq!(h.session.token(), Some(older.as_str()), "the peer's token is adopted for everyone else");
     assert!(!answered(&h, 7), "but it was fetched before the forced request");
 
-    h.session.handle_lock_acquired(h.now, lock);
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::MaybeContended);
     h.drain();
     h.advance(50);
     assert_eq!(h.fetch_count(), 2, "the forced request still fetches");
@@ -169,7 +169,7 @@ fn a_peers_token_fetched_after_the_request_answers_it_without_a_fetch() {
     h.drain();
     let (_, result) = h.resolved.iter().find(|(w, _)| *w == 7).expect("answered by the peer's fresh token");
     assert_eq!(result.as_ref().unwrap().as_ref().map(|(_, t)| t.as_str()), Some(newer.as_str()));
-    h.session.handle_lock_acquired(h.now, lock);
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::MaybeContended);
     h.drain();
     h.advance(1_000);
     assert_eq!(h.fetch_count(), 1, "no fetch of its own");

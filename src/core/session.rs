@@ -28,6 +28,7 @@ mod waiters;
 
 use attempt::InFlight;
 pub use config::Config;
+pub use cross_tab::LockGrant;
 pub use schedule::MIN_REFRESH_DELAY_MS;
 use waiters::Waiter;
 
@@ -90,7 +91,7 @@ pub enum Output {
     /// Command (cross-tab): request the refresh lock as `lock`. With `steal`, take it from a holder
     /// that has kept it too long — but only one stealer at a time (drivers queue stealers on a
     /// second lock), so two impatient tabs never fetch at once. Report the grant with
-    /// `handle_lock_acquired(lock)`, and a grant taken away with `handle_lock_lost(lock)`.
+    /// `handle_lock_acquired(lock, grant)`, and a grant taken away with `handle_lock_lost(lock)`.
     AcquireLock { lock: LockId, steal: bool },
     /// Command (cross-tab): release the lock, or abandon the request if it was not granted yet.
     ReleaseLock { lock: LockId },

@@ -16,13 +16,13 @@ use super::locks::RefreshLock;
 use super::storage::TokenStore;
 use super::timer::DeadlineTimer;
 use super::wake::WakeListeners;
-use crate::core::{AuthError, Config, Millis, Output, Session, Trace, TraceKind};
+use crate::core::{AuthError, Config, LockGrant, Millis, Output, Session, Trace, TraceKind};
 
 /// The cross-tab primitives, with the callbacks they hold into the driver.
 struct Coordination {
     lock: RefreshLock,
     channel: PeerChannel,
-    _on_granted: Closure<dyn FnMut(f64)>,
+    _on_granted: Closure<dyn FnMut(f64, bool)>,
     _on_lost: Closure<dyn FnMut(f64)>,
     _on_message: Closure<dyn FnMut(JsValue)>,
 }
@@ -90,11 +90,12 @@ impl Driver {
 
     fn coordinate(&self, name: &str) -> Coordination {
         let (granted, lost, message) = (self.this.clone(), self.this.clone(), self.this.clone());
-        let on_granted = Closure::wrap(Box::new(move |id: f64| {
+        let on_granted = Closure::wrap(Box::new(move |id: f64, uncontended: bool| {
+            let grant = if uncontended { LockGrant::Uncontended } else { LockGrant::MaybeContended };
             if let Some(driver) = granted.upgrade() {
-                driver.with_session(|session, now| session.handle_lock_acquired(now, id as u64));
+                driver.with_session(|session, now| session.handle_lock_acquired(now, id as u64, grant));
             }
-        }) as Box<dyn FnMut(f64)>);
+        }) as Box<dyn FnMut(f64, bool)>);
         let on_lost = Closure::wrap(Box::new(move |id: f64| {
             if let Some(driver) = lost.upgrade() {
                 driver.with_session(|session, now| session.handle_lock_lost(now, id as u64));

@@ -2,8 +2,11 @@
 // exposes LockManager only behind unstable cfg), else a localStorage lease.
 //
 // Contract with the Rust driver (src/web/locks.rs): acquire(id, steal) eventually calls
-// onGranted(id) unless release(id) comes first; a grant taken by another tab's steal calls
-// onLost(id). Stealers queue on a second "takeover" lock, so only one tab steals at a time.
+// onGranted(id, uncontended) unless release(id) comes first; a grant taken by another tab's steal
+// calls onLost(id). Stealers queue on a second "takeover" lock, so only one tab steals at a time.
+// `uncontended` is true only when the lock was free, with nobody queued, at the moment this tab
+// asked, and no other tab of the app was there to answer its request for a token (the session
+// then skips its peer grace); the lease cannot tell, so it always says false.
 
 const LEASE_TTL_MS = 5000;
 const LEASE_RENEW_MS = 1500;
@@ -25,9 +28,13 @@ export class RefreshLock {
     this.held = new Map();
     this.webLocks = typeof navigator !== "undefined" && navigator.locks && typeof navigator.locks.request === "function";
     this.owner = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    /** Gives back this tab's presence lock, while it holds one. */
+    this.leavePresence = null;
+    if (this.webLocks) this.announcePresence();
   }
 
   acquire(id, steal) {
+    if (this.webLocks) this.announcePresence();
     this.abandon(id);
     if (this.webLocks) this.acquireWebLock(id, steal);
     else this.acquireLease(id, steal);
@@ -40,9 +47,11 @@ export class RefreshLock {
     if (release) release();
   }
 
-  /** Gives back everything (the page is going away). */
+  /** Gives back everything (the page is going away; the next acquire announces it again). */
   releaseAll() {
     for (const id of [...this.pending.keys(), ...this.held.keys()]) this.release(id);
+    if (this.leavePresence) this.leavePresence();
+    this.leavePresence = null;
   }
 
   abandon(id) {
@@ -51,14 +60,14 @@ export class RefreshLock {
     if (controller) controller.abort();
   }
 
-  granted(id, release) {
+  granted(id, release, uncontended) {
     if (!this.pending.has(id)) {
       release();
       return;
     }
     this.pending.delete(id);
     this.held.set(id, release);
-    this.onGranted(id);
+    this.onGranted(id, uncontended);
   }
 
   // ---- Web Locks ----
@@ -66,25 +75,63 @@ export class RefreshLock {
   acquireWebLock(id, steal) {
     const controller = new AbortController();
     this.pending.set(id, controller);
-    const holdMain = (releaseOuter) =>
+    const holdMain = (releaseOuter, uncontended) =>
       new Promise((releaseMain) => {
         this.granted(id, () => {
           releaseMain();
           if (releaseOuter) releaseOuter();
-        });
+        }, uncontended);
       });
-    const request = steal
-      ? navigator.locks.request(`${this.name}:takeover`, { signal: controller.signal }, () =>
+    // Rejections: our own abort (ignored), or a steal by another tab ending our grant.
+    const request = (options, callback) => navigator.locks.request(this.name, options, callback).catch(() => this.lost(id, null));
+    if (steal) {
+      navigator.locks
+        .request(`${this.name}:takeover`, { signal: controller.signal }, () =>
           new Promise((releaseTakeover) => {
             if (!this.pending.has(id)) return releaseTakeover();
             navigator.locks
-              .request(this.name, { steal: true }, () => holdMain(releaseTakeover))
+              .request(this.name, { steal: true }, () => holdMain(releaseTakeover, false))
               .catch(() => this.lost(id, releaseTakeover));
           }),
         )
-      : navigator.locks.request(this.name, { signal: controller.signal }, () => holdMain(null));
-    // Rejections: our own abort (ignored), or a steal by another tab ending our grant.
-    request.catch(() => this.lost(id, null));
+        .catch(() => this.lost(id, null));
+      return;
+    }
+    // First only if the lock is free and nobody queues for it (`ifAvailable` grants exactly then,
+    // else calls back with null at once): any earlier holder released before this request, so the
+    // token it broadcast was sent before it too, and no hand-over can overtake a broadcast. Such a
+    // grant is uncontended if, besides, no other tab is present to answer our request for a token.
+    // (`ifAvailable` takes no abort signal: an abandon meanwhile is seen by `granted`, which gives
+    // the lock straight back, or here before queueing.)
+    request({ ifAvailable: true }, async (lock) => {
+      if (lock) return holdMain(null, await this.isAlone());
+      if (!controller.signal.aborted) request({ signal: controller.signal }, () => holdMain(null, false));
+      return undefined;
+    });
+  }
+
+  // Every tab of the app holds a shared "present" lock while it lives, so that a tab can tell
+  // whether any other is there to answer its request for a token (an idle tab holds nothing else).
+  announcePresence() {
+    if (this.leavePresence) return;
+    let leave;
+    const held = new Promise((resolve) => (leave = resolve));
+    this.leavePresence = leave;
+    navigator.locks.request(`${this.name}:present`, { mode: "shared" }, () => held).catch(() => {});
+  }
+
+  /**
+   * Whether no other tab of the app holds the presence lock. Ours was requested before any lock
+   * request of this tab, and shared requests nobody blocks are granted in order, so it is counted.
+   * A query that fails proves nothing.
+   */
+  async isAlone() {
+    try {
+      const { held = [] } = await navigator.locks.query();
+      return held.filter((lock) => lock.name === `${this.name}:present`).length <= 1;
+    } catch {
+      return false;
+    }
   }
 
   lost(id, cleanup) {

@@ -9,8 +9,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "../support/chromium.js";
-import { startStaticServer } from "../support/static-server.js";
-import { createTokenIssuer } from "../support/token-issuer.js";
+import { signedInContext } from "../support/signed-in-context.js";
 
 const LIFETIME_SECONDS = 3;
 const LEEWAY_SECONDS = 1.5;
@@ -34,21 +33,7 @@ after(async () => {
  * when test `t` ends, whatever its assertions did.
  */
 async function openTabs(t, count, { webLocks = true, crossTab = true, reuseWindowMs = 0, lifetimeSeconds = LIFETIME_SECONDS, freshTokenOnReuse = false, extraQuery = "" } = {}) {
-  const issuer = createTokenIssuer({ lifetimeSeconds, reuseWindowMs, freshTokenOnReuse });
-  const server = await startStaticServer(["pkg", "tests/browser/pages", "tests/support"], { api: issuer.handle });
-  t.after(() => server.close());
-  const context = await browser.newContext();
-  t.after(() => context.close());
-  if (!webLocks) {
-    await context.addInitScript(() => Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined }));
-  }
-  const signIn = await context.newPage();
-  await signIn.goto(`${server.origin}/tests/browser/pages/blank.html`);
-  await signIn.evaluate(async () => {
-    const answer = await (await fetch("/signin", { method: "POST", body: "{}" })).json();
-    localStorage.setItem("test-sdk:refresh-token", answer.refresh_token);
-  });
-  await signIn.close();
+  const { issuer, server, context } = await signedInContext(t, browser, { webLocks, lifetimeSeconds, reuseWindowMs, freshTokenOnReuse });
   const query = `?leeway=${LEEWAY_SECONDS}${crossTab ? "" : "&crossTab=off"}${extraQuery}`;
   const pages = [];
   const errors = [];

@@ -1,6 +1,7 @@
 //! A virtual-clock harness around one `Session` and a fake token issuer; `tabs` runs several.
 #![allow(dead_code)]
 
+pub mod lock_manager;
 pub mod rng;
 pub mod tabs;
 

@@ -1,5 +1,6 @@
 //! N tabs of one app on one virtual clock: a lock manager with Web Locks' semantics (FIFO, steal,
-//! released when a tab closes), a broadcast bus, and an issuer that rotates refresh tokens and
+//! released when a tab closes, grants marked uncontended as `ifAvailable` finds them; see
+//! `lock_manager`), a broadcast bus, and an issuer that rotates refresh tokens and
 //! revokes the family when one is reused — the provider SDK's refresh token lives in shared storage,
 //! read when a fetch starts and replaced when it succeeds.
 //!
@@ -9,8 +10,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use authlane::core::{AuthError, AuthState, Config, ErrorCode, FetchId, FetchOutcome, LockId, Millis, Output, Session};
+use authlane::core::{AuthError, AuthState, Config, ErrorCode, FetchId, FetchOutcome, LockGrant, LockId, Millis, Output, Session};
 
+use super::lock_manager::LockManager;
 use super::{mint, T0};
 
 pub struct Issuer {
@@ -131,7 +133,7 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     PeerMessage(String),
-    LockAcquired(LockId),
+    LockAcquired(LockId, LockGrant),
     LockLost(LockId),
     FetchResult(FetchId, FetchOutcome),
     Timeout,
@@ -154,6 +156,8 @@ pub struct Tab {
     pub open: bool,
     /// A frozen tab (Chrome's Memory Saver, a debugger) runs nothing: no timers, messages or grants.
     pub frozen: bool,
+    /// Loaded: from the first time the harness drains it, other tabs' presence checks count it.
+    pub present: bool,
     pub fetch_calls: usize,
     pub states: Vec<AuthState>,
     /// Tokens this tab would send to its server, with the time: checked against their expiry.
@@ -170,77 +174,6 @@ struct PendingFetch {
     /// The refresh token the request carried and the server's answer to it.
     refresh_token: u64,
     outcome: FetchOutcome,
-}
-
-/// Web Locks as the driver uses them: one exclusive lock, FIFO; stealers queue on a second
-/// "takeover" lock and, holding it, steal the main one (its holder is told it lost the grant).
-#[derive(Default)]
-struct LockManager {
-    holder: Option<(usize, LockId)>,
-    queue: VecDeque<(usize, LockId)>,
-    takeover_holder: Option<(usize, LockId)>,
-    takeover_queue: VecDeque<(usize, LockId)>,
-    grants: VecDeque<(usize, LockId)>,
-    losses: VecDeque<(usize, LockId)>,
-    /// Every loss, as it was inflicted (drained into [`Tabs::events`]).
-    stolen: Vec<(usize, LockId)>,
-}
-
-impl LockManager {
-    fn request(&mut self, tab: usize, lock: LockId, steal: bool) {
-        self.queue.retain(|&entry| entry != (tab, lock));
-        if steal {
-            if self.takeover_holder.is_none() {
-                self.take_over(tab, lock);
-            } else {
-                self.takeover_queue.push_back((tab, lock));
-            }
-        } else if self.holder.is_none() {
-            self.holder = Some((tab, lock));
-            self.grants.push_back((tab, lock));
-        } else {
-            self.queue.push_back((tab, lock));
-        }
-    }
-
-    fn take_over(&mut self, tab: usize, lock: LockId) {
-        self.takeover_holder = Some((tab, lock));
-        if let Some(previous) = self.holder.replace((tab, lock)) {
-            self.losses.push_back(previous);
-            self.stolen.push(previous);
-        }
-        self.grants.push_back((tab, lock));
-    }
-
-    fn release(&mut self, tab: usize, lock: LockId) {
-        self.queue.retain(|&entry| entry != (tab, lock));
-        self.takeover_queue.retain(|&entry| entry != (tab, lock));
-        if self.takeover_holder == Some((tab, lock)) {
-            self.takeover_holder = None;
-        }
-        if self.holder == Some((tab, lock)) {
-            self.holder = None;
-            if let Some(next) = self.queue.pop_front() {
-                self.holder = Some(next);
-                self.grants.push_back(next);
-            }
-        }
-        if self.takeover_holder.is_none() {
-            if let Some((next_tab, next_lock)) = self.takeover_queue.pop_front() {
-                self.take_over(next_tab, next_lock);
-            }
-        }
-    }
-
-    fn forget_tab(&mut self, tab: usize) {
-        self.queue.retain(|&(t, _)| t != tab);
-        self.takeover_queue.retain(|&(t, _)| t != tab);
-        for held in [self.holder, self.takeover_holder].into_iter().flatten() {
-            if held.0 == tab {
-                self.release(held.0, held.1);
-            }
-        }
-    }
 }
 
 pub struct Tabs {
@@ -283,6 +216,7 @@ impl Tabs {
             session: Session::new(Config { seed: config.seed + index as u64, ..config.clone() }),
             open: true,
             frozen: false,
+            present: false,
             fetch_calls: 0,
             states: Vec::new(),
             tokens_used: Vec::new(),
@@ -348,6 +282,7 @@ impl Tabs {
     }
 
     pub fn drain(&mut self, index: usize) {
+        self.tabs[index].present = true;
         while let Some(output) = self.tabs[index].session.poll() {
             if self.events.is_some() {
                 let output = output.clone();
@@ -367,7 +302,8 @@ impl Tabs {
                     self.fetches.push(PendingFetch { tab: index, fetch, due, refresh_token, outcome });
                 }
                 Output::AcquireLock { lock, steal } => {
-                    self.locks.request(index, lock, steal);
+                    let alone = !(0..self.tabs.len()).any(|i| i != index && self.tabs[i].open && self.tabs[i].present);
+                    self.locks.request(index, lock, steal, alone);
                     self.record_steals();
                 }
                 Output::ReleaseLock { lock } => {
@@ -407,7 +343,7 @@ impl Tabs {
         if self.locks.losses.iter().any(|&(tab, _)| self.runnable(tab)) {
             work.push(Work::Loss);
         }
-        if self.locks.grants.iter().any(|&(tab, _)| self.runnable(tab)) {
+        if self.locks.grants.iter().any(|&(tab, ..)| self.runnable(tab)) {
             work.push(Work::Grant);
         }
         if self.fetches.iter().any(|f| f.due <= self.now && self.runnable(f.tab)) {
@@ -448,10 +384,10 @@ impl Tabs {
                 self.drain(tab);
             }
             Work::Grant => {
-                let position = self.locks.grants.iter().position(|&(tab, _)| self.runnable(tab)).unwrap_or_default();
-                let (tab, lock) = self.locks.grants.remove(position).unwrap_or_default();
-                self.input(tab, Input::LockAcquired(lock));
-                self.tabs[tab].session.handle_lock_acquired(self.now, lock);
+                let position = self.locks.grants.iter().position(|&(tab, ..)| self.runnable(tab)).unwrap_or_default();
+                let (tab, lock, grant) = self.locks.grants.remove(position).expect("a grant");
+                self.input(tab, Input::LockAcquired(lock, grant));
+                self.tabs[tab].session.handle_lock_acquired(self.now, lock, grant);
                 self.drain(tab);
             }
             Work::FetchResult => {
@@ -561,6 +497,12 @@ impl Tabs {
         self.input(index, Input::Wake);
         self.tabs[index].session.handle_wake(self.now);
         self.drain(index);
+    }
+
+    /// Grants as before, none reported uncontended: the driver's localStorage lease (no Web
+    /// Locks) cannot tell, so every grant waits the peer grace.
+    pub fn use_lease(&mut self) {
+        self.locks.lease = true;
     }
 
     pub fn lock_holder(&self) -> Option<(usize, LockId)> {

@@ -31,6 +31,8 @@ pub(super) struct InFlight {
     pub(super) fetch_started_at: Millis,
     /// When the lock was granted (to notice a grace period overslept by a frozen tab).
     pub(super) lock_acquired_at: Millis,
+    /// When the lock was last requested (to notice an uncontended grant delivered too late to trust).
+    pub(super) lock_requested_at: Millis,
 }
 
 impl Session {
@@ -98,6 +100,7 @@ impl Session {
                 started_generation: self.generation(),
                 fetch_started_at: now,
                 lock_acquired_at: now,
+                lock_requested_at: now,
             };
         if self.config.cross_tab {
             self.request_lock(now, &mut in_flight);

@@ -3,7 +3,8 @@
 //! Every fetch runs under the app's lock. While a tab waits for it, it has already asked its
 //! peers for their token; a fresh one from a peer makes the fetch unnecessary and the lock request
 //! is abandoned. With the lock, the tab gives peers a short grace to answer (their broadcast and
-//! the lock grant can arrive in either order), then fetches, broadcasts what it got, and releases.
+//! the lock grant can arrive in either order) unless the grant was uncontended, then fetches,
+//! broadcasts what it got, and releases.
 //! Waiting too long steals the lock (a frozen holder); holding it too long releases it, and a late
 //! result is then only kept if no longer-lived token was committed meanwhile (the commit guard).
 
@@ -18,9 +19,21 @@ use crate::core::timers::Timer;
 use crate::core::token;
 use crate::core::Millis;
 
+/// How a lock grant came about, as far as the driver can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockGrant {
+    /// The lock was free, with nobody queued for it, when this tab asked (Web Locks `ifAvailable`),
+    /// and no other tab of the app was there to answer a request for its token.
+    Uncontended,
+    /// Handed over by a holder, taken by a steal, or granted by a lock that cannot tell (the
+    /// localStorage lease).
+    MaybeContended,
+}
+
 impl Session {
-    /// Cross-tab: the lock requested as `lock` is now held. A grant nobody waits for is given back.
-    pub fn handle_lock_acquired(&mut self, now: Millis, lock: LockId) {
+    /// Cross-tab: the lock requested as `lock` is now held, granted as `grant` says. A grant nobody
+    /// waits for is given back.
+    pub fn handle_lock_acquired(&mut self, now: Millis, lock: LockId, grant: LockGrant) {
         let waiting = self.in_flight.as_ref().is_some_and(|f| f.lock == Some(lock) && f.phase == FetchPhase::AwaitingLock);
         if self.is_disposed() || !waiting {
             self.outputs.push_back(Output::ReleaseLock { lock });
@@ -28,6 +41,7 @@ impl Session {
         }
         self.timers.stop(Timer::LockWait);
         self.trace(Trace::event(TraceKind::LockAcquired));
+        let skip_grace = self.config.peer_grace_ms == 0 || self.is_fresh_uncontended(now, grant);
         if self.is_satisfied_by_peer(now) {
             return self.finish_without_fetch();
         }
@@ -36,7 +50,7 @@ impl Session {
         if let Some(in_flight) = self.in_flight.as_mut() {
             in_flight.lock_acquired_at = now;
         }
-        if self.config.peer_grace_ms == 0 {
+        if skip_grace {
             self.begin_fetch(now);
         } else {
             if let Some(in_flight) = self.in_flight.as_mut() {
@@ -104,10 +118,32 @@ impl Session {
         }
     }
 
+    /// Whether a grant proves that no peer's token can be on its way to us, so the grace can go.
+    ///
+    /// The grace is for two races. Peers answer the request for their token we sent before asking
+    /// for the lock, and the grant can come first. And a holder stores its rotated refresh token,
+    /// broadcasts its access token, then releases: the lock manager's hand-over to the next tab can
+    /// overtake the broadcast (and the storage write). An uncontended grant rules out both: no
+    /// other tab was there to answer, and there was no hand-over — the lock was free with nobody
+    /// queued when we asked, so every earlier holder had released (and so stored and broadcast)
+    /// before our request. Tabs that queue after us wait for us. What is left, a broadcast still
+    /// in flight after a whole lock round trip, costs at worst one redundant fetch, which reads the
+    /// refresh token stored before that release (provided the store's write has reached this tab
+    /// by then: a cross-process localStorage write slower than a lock round trip is not covered).
+    ///
+    /// Trusted only within a lock timeout of our request: a thief steals after waiting that long
+    /// from a request made after ours, so a grant delivered later (this tab was frozen with it
+    /// queued) may already be stolen, with the news behind it; the grace gives that news time.
+    fn is_fresh_uncontended(&self, now: Millis, grant: LockGrant) -> bool {
+        grant == LockGrant::Uncontended
+            && self.in_flight.is_some_and(|f| now.saturating_sub(f.lock_requested_at) < self.config.lock_timeout_ms)
+    }
+
     pub(super) fn request_lock(&mut self, now: Millis, in_flight: &mut InFlight) {
         let lock = self.next_lock;
         self.next_lock += 1;
         in_flight.lock = Some(lock);
+        in_flight.lock_requested_at = now;
         in_flight.phase = FetchPhase::AwaitingLock;
         self.timers.set(Timer::LockWait, now.saturating_add(self.config.lock_timeout_ms));
         // Ask first: a peer's fresh token may arrive before the lock does.

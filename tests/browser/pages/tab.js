@@ -11,7 +11,8 @@ const REFRESH_TOKEN_KEY = "test-sdk:refresh-token";
 // fetchesStarted: { at, detail } per fetch_started trace (detail: "proactive,forced", "startup", …);
 // lastStatusAt: when the status last changed; maxTickGap: the longest this page's timers stood still
 // (a 100 ms interval: a frozen page shows the freeze here).
-const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [], traces: [], fetchesStarted: [], lastStatusAt: 0, maxTickGap: 0 };
+// timeline: { kind, at } per trace.
+const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [], traces: [], timeline: [], fetchesStarted: [], lastStatusAt: 0, maxTickGap: 0 };
 window.stats = stats;
 let lastTick = Date.now();
 setInterval(() => {
@@ -49,6 +50,7 @@ const auth = createAuth({
   storage: params.get("storage") ?? "memory",
   onTrace: (event) => {
     stats.traces.push(event.kind);
+    stats.timeline.push({ kind: event.kind, at: event.at });
     if (event.kind === "fetch_started") stats.fetchesStarted.push({ at: event.at, detail: event.detail });
   },
 });
