@@ -170,11 +170,15 @@ export class RefreshLock {
     const controller = new AbortController();
     this.pending.set(id, controller);
     let jittered = false;
+    // A steal takes the lease from the holder this tab waited behind, never from another thief
+    // that took it meanwhile (tabs whose patience ran out together): that one is waited for.
+    const victim = steal ? this.readLease() : null;
+    const isVictim = (lease) => victim !== null && lease.owner === victim.owner && lease.id === victim.id;
     const attempt = () => {
       if (controller.signal.aborted) return;
       const lease = this.readLease();
       const free = !lease || lease.until < Date.now() || (lease.owner === this.owner && lease.id === id);
-      if (!free && !steal) {
+      if (!free && !(steal && isVictim(lease))) {
         setTimeout(attempt, LEASE_POLL_MS);
         return;
       }
