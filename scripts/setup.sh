@@ -17,8 +17,9 @@ fi
 wanted=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
 if [ "$have" != "$wanted" ]; then
-  # No --locked: one of the CLI's locked dependencies is not in the registry mirror.
-  cargo install wasm-bindgen-cli --version "=$wanted"
+  # No --locked: one of the CLI's locked dependencies is not in the registry mirror. --force: cargo's
+  # own record may say the version is installed while the binary is gone (deleted, or another PATH).
+  cargo install --force wasm-bindgen-cli --version "=$wanted"
 fi
 
 # 3. Chromium and ChromeDriver from Debian (Playwright drives /usr/bin/chromium; no browser download).
