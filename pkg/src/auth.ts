@@ -4,10 +4,10 @@ import { AuthlaneError, ErrorCodes, type AuthlaneErrorCode } from "./errors.js";
 import { createLogger, createThrowReporter, type TraceEvent } from "./log.js";
 import { resolveOptions } from "./options.js";
 import { intoWasm, isWasmLoaded, loadWasm, moduleTrap, watchTraps, WasmSession } from "./wasm.js";
-import { unwrapClient, wrapClient, type ConvexLikeClient, type SessionPort, TokenNeed } from "./wrap.js";
+import { unwrapClient, wrapClient, type ConvexLikeClient, type SessionPort } from "./wrap.js";
 import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
-import type { AuthStatus, Output } from "./protocol.js";
+import { TokenNeed, type AuthStatus, type Output } from "./protocol.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
 export type FetchAccessToken = (args: {

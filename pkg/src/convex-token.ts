@@ -10,7 +10,7 @@
 // is minted, and asks again before it expires.
 import type { Auth } from "./index.js";
 import { SESSION_PORT, type PortAccess } from "./port.js";
-import { TokenNeed } from "./wrap.js";
+import { TokenNeed } from "./protocol.js";
 
 export interface ConvexTokenSource {
   fetchAccessToken(args: { forceRefreshToken: boolean }): Promise<string | null>;

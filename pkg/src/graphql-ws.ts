@@ -10,7 +10,8 @@
 // session through the Auth object and shares the main bundle ("./index.js").
 import { AuthlaneError, ErrorCodes, type Auth } from "./index.js";
 import { SESSION_PORT, type PortAccess } from "./port.js";
-import { type SessionPort, TokenNeed } from "./wrap.js";
+import type { SessionPort } from "./wrap.js";
+import { TokenNeed } from "./protocol.js";
 
 /** A graphql-ws `Sink`. */
 export interface GraphqlWsSink {

@@ -1,6 +1,7 @@
 // The adapter for Convex-like clients: it answers the client's fetchToken calls from the session,
 // turns the client's onChange reports into server verdicts, pushes refreshed tokens, and routes
 // operations through the expectAuth gate. One wrapping per client and session; unwrapClient undoes it.
+import { TokenNeed } from "./protocol.js";
 import type { AuthlaneError } from "./errors.js";
 
 /** Anything with convex-js's auth surface: `setAuth(fetchToken, onChange)` and `clearAuth()`. */
@@ -12,9 +13,6 @@ export interface ConvexLikeClient {
   clearAuth(): void;
 }
 
-/** Mirrors the core's `TokenNeed` (the numbers cross into wasm). */
-export const TokenNeed = { Current: 0, NewerThan: 1, Forced: 2 } as const;
-export type TokenNeed = (typeof TokenNeed)[keyof typeof TokenNeed];
 
 /** What the adapter needs from the session (implemented in auth.ts). */
 export interface SessionPort {

@@ -4,7 +4,7 @@ import { beforeEach, afterEach, mock, test } from "node:test";
 import assert from "node:assert/strict";
 import { convexTokenSource } from "../../pkg/build/convex-token.js";
 import { SESSION_PORT } from "../../pkg/build/port.js";
-import { TokenNeed } from "../../pkg/build/wrap.js";
+import { TokenNeed } from "../../pkg/build/protocol.js";
 
 const LEEWAY_MS = 10_000;
 const NOW = 1_800_000_000_000;
