@@ -37,6 +37,7 @@ mod surface {
     use wasm_bindgen::prelude::*;
 
     use crate::core::{self, Config, OpDecision, TokenNeed, Verdict};
+    use crate::web::bounded::{bounded_string, Bounded, MAX_TOKEN_CHARS};
     use crate::web::{clock, driver::Driver};
 
     /// One auth session; the TypeScript `createAuth` owns it.
@@ -78,8 +79,15 @@ mod surface {
             WasmSession { driver: Driver::new(config, fetch_access_token, on_output, cross_tab_name, &storage) }
         }
 
-        pub fn start(&self) {
-            self.driver.start();
+        /// `initial_token`: the token the page was rendered with (`initialToken`), or `undefined`.
+        /// One too long to be a token is offered as empty, so it is ignored with a trace.
+        pub fn start(&self, initial_token: JsValue) {
+            let initial_token = match bounded_string(&initial_token, MAX_TOKEN_CHARS) {
+                Bounded::Text(token) => Some(token),
+                Bounded::TooLong => Some(String::new()),
+                Bounded::NotText => None,
+            };
+            self.driver.start(initial_token);
         }
 
         /// Cross-tab messages ignored as malformed (a diagnostics counter).

@@ -47,6 +47,15 @@ export interface AuthOptions {
    * event: pass `explainRefusals(authConfig)` from `authlane/diagnostics` (kept out of this bundle).
    */
   diagnostics?: RefusalExplainer;
+  /**
+   * The user's token as the server already had it (a cookie read in a server component or a
+   * SvelteKit `load`), rendered into the page: taken at start with the checks a token from another
+   * tab gets, so the session starts authenticated with no `fetchAccessToken` call. One that is not a
+   * JWT, has no `exp`, has less than `refreshLeewaySeconds` left or predates a sign-out is ignored
+   * (an `initial_token_ignored` trace) and the session fetches as usual. Short-lived tokens only, and
+   * never cache a page carrying one publicly (README, "A token from the server").
+   */
+  initialToken?: string | null;
 }
 
 /** Turns a refused token into one token-free log line and its reason code (see `authlane/diagnostics`). */
@@ -381,7 +390,7 @@ export function createAuth(options: AuthOptions): Auth {
               operation?.release();
             }
           }
-          use((current) => current.start());
+          use((current) => current.start(resolved.initialToken));
           for (const request of pendingRequests.splice(0)) request();
           if (failure) throw failure;
         },

@@ -36,6 +36,8 @@ export interface ResolvedOptions {
   verbose: boolean | ((line: string) => void);
   onTrace: ((event: TraceEvent) => void) | undefined;
   diagnostics: RefusalExplainer | undefined;
+  /** `undefined` when none was given (or an empty string: a cookie that is there but empty). */
+  initialToken: string | undefined;
 }
 
 function describe(value: unknown): string {
@@ -106,6 +108,17 @@ function storage(value: unknown): ResolvedOptions["storage"] {
   return value as unknown as TokenStorage;
 }
 
+/**
+ * Only the type is checked here: what the token says (malformed, expired, too close to expiry) is
+ * judged by the core at start, which ignores a bad one with an `initial_token_ignored` trace and
+ * fetches as usual — a stale cookie must never break the page.
+ */
+function initialToken(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") throw invalid("initialToken", "a string (a JWT), null or undefined", value);
+  return value;
+}
+
 /** Checks every option and fills in the defaults; throws `invalid_argument` on the first wrong one. */
 export function resolveOptions(options: AuthOptions): ResolvedOptions {
   if (!isPlainObject(options)) throw invalid("", "an object", options);
@@ -144,5 +157,6 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
     verbose: (verbose as ResolvedOptions["verbose"] | undefined) ?? false,
     onTrace: optionalFunction("onTrace", given.onTrace),
     diagnostics: optionalFunction("diagnostics", given.diagnostics),
+    initialToken: initialToken(given.initialToken),
   };
 }

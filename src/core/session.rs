@@ -5,7 +5,8 @@
 //! - `attempt`: fetch attempts (single flight, the callback, failures and backoff, the lock kept);
 //! - `adopt`: judging and installing a token a fetch returned;
 //! - `waiters`: which answer each token request gets;
-//! - `cross_tab`: the refresh lock, token sharing and sign-out across tabs.
+//! - `cross_tab`: the refresh lock, token sharing and sign-out across tabs;
+//! - `initial`: the token the page was rendered with.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -23,6 +24,7 @@ mod adopt;
 mod attempt;
 mod config;
 mod cross_tab;
+mod initial;
 pub mod schedule;
 mod waiters;
 

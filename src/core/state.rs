@@ -99,6 +99,11 @@ impl Trace {
         Self::with_token(TraceKind::StaleBroadcastIgnored, tail)
     }
 
+    /// The page's `initialToken` was not taken (the start fetches as usual).
+    pub fn initial_token_ignored(tail: String) -> Self {
+        Self::with_token(TraceKind::InitialTokenIgnored, tail)
+    }
+
     pub fn refresh_scheduled(delay_ms: u64) -> Self {
         Trace { millis: Some(delay_ms), ..Self::event(TraceKind::RefreshScheduled) }
     }
@@ -158,6 +163,7 @@ pub enum TraceKind {
     PeerSignedOut,
     /// A peer's token answered the need before this tab fetched.
     FetchSkipped,
+    InitialTokenIgnored,
 }
 
 impl TraceKind {
@@ -186,6 +192,7 @@ impl TraceKind {
             TraceKind::PeerMessageIgnored => "peer_message_ignored",
             TraceKind::PeerSignedOut => "peer_signed_out",
             TraceKind::FetchSkipped => "fetch_skipped",
+            TraceKind::InitialTokenIgnored => "initial_token_ignored",
         }
     }
 }

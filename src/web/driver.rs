@@ -116,12 +116,15 @@ impl Driver {
         }
     }
 
-    /// Starts the session, first recalling the app's recorded sign-out and restoring a persisted
-    /// token record when there is a store.
-    pub fn start(&self) {
+    /// Starts the session, first recalling the app's recorded sign-out, then offering the token the
+    /// page was rendered with, and restoring a persisted token record when there is a store.
+    pub fn start(&self, initial_token: Option<String>) {
         let recorded = self.coordination.borrow().as_ref().map_or(0.0, |c| c.channel.last_sign_out());
         if recorded > 0.0 {
             self.with_session(|session, _| session.recall_sign_out(recorded as Millis));
+        }
+        if let Some(token) = initial_token {
+            self.with_session(|session, now| session.offer_initial_token(now, &token));
         }
         let Some(store) = &self.store else {
             return self.with_session(|session, now| session.start(now));

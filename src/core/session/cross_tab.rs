@@ -220,7 +220,7 @@ impl Session {
 
     /// A token from a peer (or storage): adopted when it is valid, not the one our server rejected,
     /// and outlives the current one.
-    fn adopt_from_peer(&mut self, now: Millis, raw: String, expires_at: Option<Millis>, minted_at: Millis) {
+    pub(super) fn adopt_from_peer(&mut self, now: Millis, raw: String, expires_at: Option<Millis>, minted_at: Millis) {
         let Ok(decoded) = token::decode(&raw) else {
             return self.ignore_peer_message();
         };
