@@ -56,6 +56,8 @@ const FILES = {
   "tests/browser/fallbacks.test.js": { lane: "timed", limit: 150 },
   "tests/frameworks/vite-dev.test.js": { lane: "free", limit: 120 },
   "tests/e2e/convex-react.test.js": { lane: "timed", limit: 300 },
+  "tests/frameworks/nextjs.test.js": { lane: "timed", limit: 240 },
+  "tests/frameworks/sveltekit.test.js": { lane: "timed", limit: 240 },
 };
 const DEFAULT_LIMIT_S = 180;
 const TIMED_CONCURRENCY = Number(process.env.AUTHLANE_TEST_CONCURRENCY ?? 2);
