@@ -158,6 +158,8 @@ pub enum TraceKind {
     PeerSignedOut,
     /// A peer's token answered the need before this tab fetched.
     FetchSkipped,
+    /// Another tab's fetch failed: this tab retries with the app, after the delay given.
+    PeerFetchFailed,
 }
 
 impl TraceKind {
@@ -186,6 +188,7 @@ impl TraceKind {
             TraceKind::PeerMessageIgnored => "peer_message_ignored",
             TraceKind::PeerSignedOut => "peer_signed_out",
             TraceKind::FetchSkipped => "fetch_skipped",
+            TraceKind::PeerFetchFailed => "peer_fetch_failed",
         }
     }
 }

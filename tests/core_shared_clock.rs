@@ -1,0 +1,79 @@
+//! One clock per app (issue 12, item 4): with the device clock an hour ahead, a provider's fresh
+//! token looks an hour old until a forced fetch teaches a tab the skew. The tabs share the machine
+//! clock, so what one tab learns is every tab's, and tabs opened later read it from storage: a
+//! skewed machine costs one extra fetch per app, not per tab. N tabs on one virtual clock.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use authlane::core::{AuthState, FetchReason, TraceKind};
+use common::tabs::{Issuer, Tabs};
+
+const HOUR_MS: u64 = 3_600_000;
+const RUN_MS: u64 = 60_000;
+
+/// `count` tabs opening together on a device whose clock is `ahead_ms` ahead of the issuer's,
+/// run for a minute of 20 s tokens.
+fn run(count: usize, ahead_ms: u64) -> Tabs {
+    let mut issuer = Issuer::new(20, 100);
+    issuer.clock_behind_ms = ahead_ms;
+    let mut tabs = Tabs::new(count, Tabs::cross_tab_config(), issuer);
+    tabs.start_all();
+    tabs.run_for(RUN_MS);
+    tabs
+}
+
+fn stale_fetches(tabs: &Tabs) -> usize {
+    let stale = |kind: &TraceKind| matches!(kind, TraceKind::FetchStarted(FetchReason::Stale, _));
+    tabs.tabs.iter().map(|tab| tab.traces.iter().filter(|(_, kind)| stale(kind)).count()).sum()
+}
+
+#[test]
+fn eight_tabs_on_a_clock_an_hour_ahead_cost_at_most_one_extra_fetch_over_one_tab() {
+    let one_true = run(1, 0);
+    let one = run(1, HOUR_MS);
+    let eight = run(8, HOUR_MS);
+    println!(
+        "token calls over {} s of 20 s tokens: 1 tab with a true clock {}, 1 tab an hour ahead {}, 8 tabs an hour ahead {} \
+         (fetches of a token that looked stale: 1 tab {}, 8 tabs {})",
+        RUN_MS / 1000,
+        one_true.total_fetch_calls(),
+        one.total_fetch_calls(),
+        eight.total_fetch_calls(),
+        stale_fetches(&one),
+        stale_fetches(&eight),
+    );
+    // The skew was in effect: the lone tab found the provider's fresh token an hour old once.
+    assert_eq!(stale_fetches(&one), 1, "one tab relearns nothing after its first forced fetch");
+    assert!(one.total_fetch_calls() <= one_true.total_fetch_calls() + 1, "a skewed clock costs one tab at most one extra fetch");
+    assert!(
+        eight.total_fetch_calls() <= one.total_fetch_calls(),
+        "8 tabs made {} calls where one tab's schedule needs {}",
+        eight.total_fetch_calls(),
+        one.total_fetch_calls()
+    );
+    assert!(eight.total_fetch_calls() <= one_true.total_fetch_calls() + 1, "at most one extra fetch for the whole app");
+    assert_eq!(eight.issuer.reuse_detections, 0);
+    for (index, tab) in eight.tabs.iter().enumerate() {
+        assert_eq!(tab.states, vec![AuthState::Authenticated], "tab {index} never flashed");
+    }
+}
+
+#[test]
+fn a_tab_opened_later_reads_the_learnt_skew_and_fetches_once() {
+    let mut issuer = Issuer::new(20, 100);
+    issuer.clock_behind_ms = HOUR_MS;
+    let mut tabs = Tabs::new(1, Tabs::cross_tab_config(), issuer);
+    tabs.start_all();
+    tabs.run_for(2_000);
+    assert_eq!(tabs.tabs[0].fetch_calls, 2, "the first tab learnt the skew: its cached-looking token, then a forced one");
+    // Every tab closes; later another opens, alone, with no token to take from a peer.
+    tabs.close(0);
+    tabs.run_for(60_000);
+    let late = tabs.add_tab();
+    tabs.start(late);
+    tabs.run_for(2_000);
+    println!("a tab opened a minute after the skew was learnt, alone: {} token call(s)", tabs.tabs[late].fetch_calls);
+    assert_eq!(tabs.tabs[late].session.state(), AuthState::Authenticated);
+    assert_eq!(tabs.tabs[late].fetch_calls, 1, "the stored skew made the provider's token look as fresh as it is");
+}
