@@ -48,7 +48,11 @@ impl Session {
         if retry_at <= now || answered || superseded || failed_at <= self.signed_out_at {
             return;
         }
-        let error = AuthError::new(code, "fetchAccessToken failed in another tab of this app");
+        // The same failure as this tab's own last one keeps its error (so the state does not change).
+        let error = match self.last_failure {
+            Some(own) if own.code == code => own,
+            _ => AuthError::new(code, "fetchAccessToken failed in another tab of this app"),
+        };
         self.app_backoff = Some(AppBackoff { failed_at, retry_at, error });
         self.backoff.catch_up(failures);
         self.trace(Trace { millis: Some(retry_at - now), ..Trace::event(TraceKind::PeerFetchFailed) });
