@@ -62,7 +62,7 @@ struct Outgoing<'a> {
     #[serde(rename = "retryAt", skip_serializing_if = "Option::is_none")]
     retry_at: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    failures: Option<u32>,
+    failures: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<&'static str>,
     #[serde(rename = "issuerAt", skip_serializing_if = "Option::is_none")]
@@ -118,7 +118,7 @@ impl PeerMessage {
             PeerMessage::Holding => "holding",
             PeerMessage::SignedOut => "signed_out",
             PeerMessage::Failed { retry_at, failures, code } => {
-                (outgoing.retry_at, outgoing.failures, outgoing.code) = (Some(*retry_at), Some(*failures), Some(code.as_str()));
+                (outgoing.retry_at, outgoing.failures, outgoing.code) = (Some(*retry_at), Some(u64::from(*failures)), Some(code.as_str()));
                 "failed"
             }
             PeerMessage::Clock { issuer_at } => {
