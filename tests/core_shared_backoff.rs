@@ -5,9 +5,9 @@
 
 mod common;
 
-use authlane::core::{AuthState, Config, Millis, TraceKind};
+use authlane::core::{AuthState, Config, ErrorCode, LockGrant, Millis, PeerMessage, TokenNeed, TraceKind, Verdict};
 use common::tabs::{Issuer, Tabs};
-use common::T0;
+use common::{Harness, T0};
 
 const OUTAGE_MS: u64 = 30_000;
 /// The outage starts here: the tabs are settled, the next refresh (10 s after receipt) is ahead.
@@ -136,4 +136,65 @@ fn a_tab_opened_during_the_outage_honours_the_apps_backoff() {
     }
     assert_eq!(late.calls_to_recover, 1);
     assert_eq!(newcomer.session.state(), AuthState::Authenticated);
+}
+
+/// One cross-tab session, signed in with a minute-long token (lock granted uncontended).
+fn signed_in() -> Harness {
+    let mut h = Harness::started(config());
+    let (lock, _) = h.lock_requests[0];
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::Uncontended);
+    h.drain();
+    h.answer_fresh(60);
+    assert_eq!(h.state(), AuthState::Authenticated);
+    h
+}
+
+fn peer_failure(at: Millis, retry_at: Millis) -> String {
+    PeerMessage::Failed { retry_at, failures: 40, code: ErrorCode::FetchFailed }.encode_at(at)
+}
+
+#[test]
+fn a_peer_holds_the_app_back_no_longer_than_the_longest_backoff_step() {
+    let mut h = signed_in();
+    // A peer (or a record in storage) claims the app backs off until the end of time.
+    h.session.handle_peer_message(h.now, &peer_failure(h.now, u64::MAX));
+    h.drain();
+    assert!(h.traces.contains(&TraceKind::PeerFetchFailed));
+    let asked_at = h.now;
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    let locks = h.lock_requests.len();
+    h.advance(config().backoff_max_ms - 1);
+    assert_eq!(h.lock_requests.len(), locks, "no attempt before the app's (clamped) retry time");
+    h.advance(1);
+    assert_eq!(h.lock_requests.len(), locks + 1, "the attempt {} ms after the request, not never", h.now - asked_at);
+}
+
+#[test]
+fn a_token_the_server_rejects_is_replaced_at_once_whatever_the_backoff() {
+    let mut h = signed_in();
+    h.session.handle_peer_message(h.now, &peer_failure(h.now, h.now + 20_000));
+    h.drain();
+    let locks = h.lock_requests.len();
+    let generation = h.session.generation();
+    h.session.handle_server_verdict(h.now, generation, Verdict::Rejected);
+    h.drain();
+    assert_eq!(h.lock_requests.len(), locks + 1, "the replacement is asked for at once");
+}
+
+#[test]
+fn a_failure_older_than_the_token_held_or_already_due_changes_nothing() {
+    let mut h = signed_in();
+    let minted = h.now;
+    h.advance(1_000);
+    // Failed before this tab's token was fetched: a success since answers it.
+    h.session.handle_peer_message(h.now, &peer_failure(minted - 1, h.now + 20_000));
+    // Its retry time has passed: a stale record from storage.
+    h.session.handle_peer_message(h.now, &peer_failure(h.now, h.now));
+    h.drain();
+    assert!(!h.traces.contains(&TraceKind::PeerFetchFailed));
+    let locks = h.lock_requests.len();
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    assert_eq!(h.lock_requests.len(), locks + 1, "a fetch is not held back");
 }
