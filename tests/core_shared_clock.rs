@@ -79,6 +79,20 @@ fn a_tab_opened_later_reads_the_learnt_skew_and_fetches_once() {
     assert_eq!(tabs.tabs[late].fetch_calls, 1, "the stored skew made the provider's token look as fresh as it is");
 }
 
+/// A tab alone that reads `record` (from storage) before it starts, and whose startup fetch (unforced:
+/// the provider may answer from its cache) returns `token`.
+fn start_alone_after(record: &str, token: String) -> Harness {
+    let mut h = Harness::new(Tabs::cross_tab_config());
+    h.session.handle_peer_message(h.now, record);
+    h.session.start(h.now);
+    h.drain();
+    let (lock, _) = h.lock_requests[0];
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::Uncontended);
+    h.drain();
+    h.answer(FetchOutcome::Token(token));
+    h
+}
+
 #[test]
 fn an_implausible_or_outdated_skew_from_a_peer_or_storage_is_ignored() {
     // A cached token 55 s into its minute: stale, whatever a peer says about the clocks.
@@ -87,16 +101,8 @@ fn an_implausible_or_outdated_skew_from_a_peer_or_storage_is_ignored() {
         ("a reading from two days ago", 2 * 24 * HOUR_MS, 2 * 24 * HOUR_MS + HOUR_MS),
         ("a reading from the future", 0u64.wrapping_sub(HOUR_MS), 0),
     ] {
-        let mut h = Harness::new(Tabs::cross_tab_config());
-        let read_at = h.now.wrapping_sub(read_at_offset);
-        let lie = PeerMessage::Clock { issuer_at: h.now.saturating_sub(issuer_at_offset) }.encode_at(read_at);
-        h.session.handle_peer_message(h.now, &lie);
-        h.session.start(h.now);
-        h.drain();
-        let (lock, _) = h.lock_requests[0];
-        h.session.handle_lock_acquired(h.now, lock, LockGrant::Uncontended);
-        h.drain();
-        h.answer(FetchOutcome::Token(mint(h.now - 55_000, 60, 1)));
+        let lie = PeerMessage::Clock { issuer_at: common::T0.saturating_sub(issuer_at_offset) }.encode_at(common::T0.wrapping_sub(read_at_offset));
+        let h = start_alone_after(&lie, mint(common::T0 - 55_000, 60, 1));
         assert!(
             h.traces.contains(&TraceKind::FetchStarted(FetchReason::Stale, true)),
             "{label}: the old cached token was taken for fresh"
@@ -106,16 +112,9 @@ fn an_implausible_or_outdated_skew_from_a_peer_or_storage_is_ignored() {
 
 #[test]
 fn a_plausible_skew_from_storage_is_used() {
-    let mut h = Harness::new(Tabs::cross_tab_config());
     // Read a minute ago: the machine clock is an hour ahead of the issuer's.
-    let reading = PeerMessage::Clock { issuer_at: h.now - 60_000 - HOUR_MS }.encode_at(h.now - 60_000);
-    h.session.handle_peer_message(h.now, &reading);
-    h.session.start(h.now);
-    h.drain();
-    let (lock, _) = h.lock_requests[0];
-    h.session.handle_lock_acquired(h.now, lock, LockGrant::Uncontended);
-    h.drain();
-    h.answer(FetchOutcome::Token(mint(h.now - HOUR_MS, 60, 1)));
+    let reading = PeerMessage::Clock { issuer_at: common::T0 - 60_000 - HOUR_MS }.encode_at(common::T0 - 60_000);
+    let h = start_alone_after(&reading, mint(common::T0 - HOUR_MS, 60, 1));
     assert_eq!(h.fetch_count(), 1, "the provider's fresh token was judged fresh");
     assert_eq!(h.state(), AuthState::Authenticated);
 }
