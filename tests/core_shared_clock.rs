@@ -6,7 +6,7 @@
 
 mod common;
 
-use authlane::core::{AuthState, FetchOutcome, FetchReason, LockGrant, PeerMessage, TraceKind};
+use authlane::core::{AuthState, FetchOutcome, FetchReason, LockGrant, PeerMessage, Slot, TokenNeed, TraceKind};
 use common::tabs::{Issuer, Tabs};
 use common::{mint, Harness};
 
@@ -117,4 +117,18 @@ fn a_plausible_skew_from_storage_is_used() {
     let h = start_alone_after(&reading, mint(common::T0 - HOUR_MS, 60, 1));
     assert_eq!(h.fetch_count(), 1, "the provider's fresh token was judged fresh");
     assert_eq!(h.state(), AuthState::Authenticated);
+}
+
+#[test]
+fn a_slow_answer_on_a_true_clock_teaches_the_app_no_skew() {
+    // The provider takes 8 s to answer (within the lock timeout). Measured at the answer, the
+    // issuer's clock would look 8 s behind, and every tab would take cached tokens for 8 s younger
+    // than they are.
+    let mut tabs = Tabs::new(2, Tabs::cross_tab_config(), Issuer::new(60, 8_000));
+    tabs.start_all();
+    tabs.run_for(9_000);
+    tabs.call(0, "getToken({ forceRefresh: true })", |session, now| session.handle_token_request(now, 1, TokenNeed::Forced));
+    tabs.run_for(9_000);
+    assert_eq!(tabs.issuer.tokens_issued, 2, "the startup fetch and the forced one");
+    assert!(tabs.remembered.get(Slot::Clock.as_str()).is_none(), "no skew recorded: {:?}", tabs.remembered);
 }
