@@ -54,6 +54,7 @@ fn trace_kinds_match_the_core() {
         OperationsHeld, OperationsReleased, OperationsRejected, LockAcquired, LockStolen, LockLost,
         LockReleasedOnTimeout, PeerTokenAdopted, StaleBroadcastIgnored, PeerMessageIgnored, PeerSignedOut, FetchSkipped,
         InitialTokenIgnored,
+        PeerFetchFailed,
     ];
     for kind in all {
         match kind {
@@ -61,7 +62,7 @@ fn trace_kinds_match_the_core() {
             | FetchSignedOut | StaleResultDropped | ServerAccepted | ServerRejected | StaleVerdictIgnored
             | OperationsHeld | OperationsReleased | OperationsRejected | LockAcquired | LockStolen | LockLost
             | LockReleasedOnTimeout | PeerTokenAdopted | StaleBroadcastIgnored | PeerMessageIgnored | PeerSignedOut
-            | FetchSkipped | InitialTokenIgnored => {}
+            | FetchSkipped | InitialTokenIgnored | PeerFetchFailed => {}
         }
     }
     assert_eq!(union_members(&protocol(), "CoreTraceKind"), names(&all, TraceKind::as_str));

@@ -20,6 +20,6 @@ pub type Millis = u64;
 pub use errors::{AuthError, ErrorCode, TokenError};
 pub use gate::{OpDecision, OpId};
 pub use peer_message::PeerMessage;
-pub use session::{Config, FetchId, FetchOutcome, Generation, LockGrant, LockId, Output, Session, TokenNeed, Verdict, WaiterId};
+pub use session::{Config, FetchId, FetchOutcome, Generation, LockGrant, LockId, Output, Session, Slot, TokenNeed, Verdict, WaiterId};
 pub use state::{AuthState, FetchReason, Trace, TraceKind};
 pub use token::{decode, redact, Claims, DecodedToken};

@@ -6,11 +6,13 @@
 //! Messages carry a time `at` on the machine clock the tabs share: for a token, when the fetch that
 //! produced it started; for a sign-out, when it happened. A token from before a sign-out a tab has
 //! seen cannot sign that tab back in, and a sign-out does not undo a sign-in that came after it.
+//! For a failure, when the fetch failed; for a clock reading, when it was taken.
 
 use alloc::string::String;
 
 use serde::{Deserialize, Serialize};
 
+use super::errors::ErrorCode;
 use super::token::MAX_TOKEN_LEN;
 use super::wire_value::{parse_object, WireValue};
 use super::Millis;
@@ -30,6 +32,12 @@ pub enum PeerMessage {
     Holding,
     /// The user signed out in some tab.
     SignedOut,
+    /// A tab's fetch failed: the app backs off as one, retrying at `retry_at` (machine clock), its
+    /// `failures`-th consecutive failure, with the error a failure of one's own would have given.
+    Failed { retry_at: Millis, failures: u32, code: ErrorCode },
+    /// A forced fetch showed the issuer's clock at `issuer_at` when the machine's read `at`: the
+    /// skew every tab of the machine shares.
+    Clock { issuer_at: Millis },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +59,14 @@ struct Outgoing<'a> {
     token: Option<&'a str>,
     #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
     expires_at: Option<Millis>,
+    #[serde(rename = "retryAt", skip_serializing_if = "Option::is_none")]
+    retry_at: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failures: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    #[serde(rename = "issuerAt", skip_serializing_if = "Option::is_none")]
+    issuer_at: Option<Millis>,
 }
 
 /// A message as it is received: every member read as whatever type it has, checked in [`PeerMessage::decode_with_time`].
@@ -63,6 +79,12 @@ struct Incoming {
     token: WireValue,
     #[serde(rename = "expiresAt")]
     expires_at: WireValue,
+    #[serde(rename = "retryAt")]
+    retry_at: WireValue,
+    failures: WireValue,
+    code: WireValue,
+    #[serde(rename = "issuerAt")]
+    issuer_at: WireValue,
 }
 
 fn is_zero(at: &Millis) -> bool {
@@ -76,14 +98,36 @@ impl PeerMessage {
     }
 
     pub fn encode_at(&self, at: Millis) -> String {
-        let (kind, token, expires_at) = match self {
-            PeerMessage::Token { token, expires_at } => ("token", Some(token.as_str()), *expires_at),
-            PeerMessage::Request => ("request", None, None),
-            PeerMessage::Holding => ("holding", None, None),
-            PeerMessage::SignedOut => ("signed_out", None, None),
+        let mut outgoing = Outgoing {
+            v: WIRE_VERSION,
+            at,
+            kind: "",
+            token: None,
+            expires_at: None,
+            retry_at: None,
+            failures: None,
+            code: None,
+            issuer_at: None,
+        };
+        outgoing.kind = match self {
+            PeerMessage::Token { token, expires_at } => {
+                (outgoing.token, outgoing.expires_at) = (Some(token.as_str()), *expires_at);
+                "token"
+            }
+            PeerMessage::Request => "request",
+            PeerMessage::Holding => "holding",
+            PeerMessage::SignedOut => "signed_out",
+            PeerMessage::Failed { retry_at, failures, code } => {
+                (outgoing.retry_at, outgoing.failures, outgoing.code) = (Some(*retry_at), Some(u64::from(*failures)), Some(code.as_str()));
+                "failed"
+            }
+            PeerMessage::Clock { issuer_at } => {
+                outgoing.issuer_at = Some(*issuer_at);
+                "clock"
+            }
         };
         // Serializing plain strings and integers into memory cannot fail.
-        serde_json::to_string(&Outgoing { v: WIRE_VERSION, at, kind, token, expires_at }).unwrap_or_default()
+        serde_json::to_string(&outgoing).unwrap_or_default()
     }
 
     pub fn decode(text: &str) -> Result<PeerMessage, PeerMessageError> {
@@ -122,10 +166,30 @@ impl PeerMessage {
             Some("request") => PeerMessage::Request,
             Some("holding") => PeerMessage::Holding,
             Some("signed_out") => PeerMessage::SignedOut,
+            Some("failed") => {
+                let (WireValue::Unsigned(retry_at), WireValue::Unsigned(failures)) = (incoming.retry_at, incoming.failures) else {
+                    return Err(PeerMessageError::BadField);
+                };
+                let code = incoming.code.as_str().and_then(failure_code).ok_or(PeerMessageError::BadField)?;
+                PeerMessage::Failed { retry_at, failures: failures.min(u32::MAX as u64) as u32, code }
+            }
+            Some("clock") => {
+                let WireValue::Unsigned(issuer_at) = incoming.issuer_at else {
+                    return Err(PeerMessageError::BadField);
+                };
+                PeerMessage::Clock { issuer_at }
+            }
             _ => return Err(PeerMessageError::UnknownKind),
         };
         Ok((at, message))
     }
+}
+
+/// The codes a failed fetch can end with: a peer's failure stands for one of this tab's.
+fn failure_code(name: &str) -> Option<ErrorCode> {
+    [ErrorCode::FetchFailed, ErrorCode::FetchTimeout, ErrorCode::MalformedToken, ErrorCode::InvalidCallbackResult, ErrorCode::TokenExpired]
+        .into_iter()
+        .find(|code| code.as_str() == name)
 }
 
 #[cfg(test)]
@@ -140,6 +204,8 @@ mod tests {
             PeerMessage::Request,
             PeerMessage::Holding,
             PeerMessage::SignedOut,
+            PeerMessage::Failed { retry_at: 1_795_392_004_000, failures: 3, code: ErrorCode::FetchTimeout },
+            PeerMessage::Clock { issuer_at: 1_795_388_400_000 },
         ];
         for message in messages {
             assert_eq!(PeerMessage::decode(&message.encode()), Ok(message.clone()), "{}", message.encode());
@@ -164,6 +230,10 @@ mod tests {
             ("{\"v\":1,\"kind\":\"token\",\"token\":\"\"}", PeerMessageError::BadField),
             ("{\"v\":1,\"kind\":\"token\",\"token\":\"x\",\"expiresAt\":-1}", PeerMessageError::BadField),
             ("{\"v\":1,\"kind\":\"token\",\"token\":7}", PeerMessageError::BadField),
+            ("{\"v\":1,\"kind\":\"failed\",\"retryAt\":5,\"failures\":1}", PeerMessageError::BadField),
+            ("{\"v\":1,\"kind\":\"failed\",\"retryAt\":5,\"failures\":1,\"code\":\"disposed\"}", PeerMessageError::BadField),
+            ("{\"v\":1,\"kind\":\"failed\",\"retryAt\":-5,\"failures\":1,\"code\":\"fetch_failed\"}", PeerMessageError::BadField),
+            ("{\"v\":1,\"kind\":\"clock\",\"issuerAt\":\"soon\"}", PeerMessageError::BadField),
         ];
         for (text, error) in cases {
             assert_eq!(PeerMessage::decode(text), Err(error), "{text}");

@@ -26,9 +26,12 @@ mod config;
 mod cross_tab;
 mod initial;
 pub mod schedule;
+mod shared_backoff;
+mod shared_clock;
 mod waiters;
 
 use attempt::InFlight;
+use shared_backoff::AppBackoff;
 pub use config::Config;
 pub use cross_tab::LockGrant;
 pub use schedule::MIN_REFRESH_DELAY_MS;
@@ -105,6 +108,30 @@ pub enum Output {
     /// Command (cross-tab): keep this sign-out time where tabs opened later can read it (a
     /// broadcast reaches only the tabs open now), and hand it to them with `recall_sign_out`.
     RecordSignOut(Millis),
+    /// Command (cross-tab): keep this encoded peer message in the app's `slot` (replacing what it
+    /// held; `None` empties it) where tabs opened later read it, and feed what the slots hold to
+    /// `handle_peer_message` before `start`: the app's backoff and the clock skew it learnt.
+    Remember { slot: Slot, record: Option<String> },
+}
+
+/// What a tab keeps for the app's tabs opened later ([`Output::Remember`]), one record each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The last failed fetch and the app's next retry time.
+    Backoff,
+    /// The machine clock's skew from the issuer's.
+    Clock,
+}
+
+impl Slot {
+    pub const ALL: [Slot; 2] = [Slot::Backoff, Slot::Clock];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slot::Backoff => "backoff",
+            Slot::Clock => "clock",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,8 +199,10 @@ pub struct Session {
     retry_forced: bool,
     /// Rejections since the last acceptance; the second one settles as unauthenticated.
     rejections: u32,
-    /// Client clock minus issuer clock, learnt from a freshly forced token's `iat`.
+    /// Client clock minus issuer clock, learnt from a freshly forced token's `iat` (or from a peer).
     skew_ms: Option<i64>,
+    /// Cross-tab: the app's last failed fetch and next retry, until a newer token answers it.
+    app_backoff: Option<AppBackoff>,
     /// Clients reporting server verdicts (wrapped clients, graphql-ws sockets).
     clients: u32,
     gate: Gate,
@@ -208,6 +237,7 @@ impl Session {
             retry_forced: false,
             rejections: 0,
             skew_ms: None,
+            app_backoff: None,
             clients: 0,
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
@@ -354,6 +384,7 @@ impl Session {
         self.timers.stop_all();
         self.abandon_in_flight(now);
         self.failures = 0;
+        self.app_backoff = None;
         self.forget_stored_token();
         self.settle_unauthenticated(None);
     }
@@ -500,6 +531,7 @@ impl Session {
     /// The page became visible, came back online or was restored: timers may have slept past
     /// their deadlines, and a failing fetch deserves an immediate retry.
     pub fn handle_wake(&mut self, now: Millis) {
+        self.wake_from_app_backoff();
         if self.timers.get(Timer::Retry).is_some() {
             self.timers.set(Timer::Retry, now);
         }

@@ -163,7 +163,10 @@ pub enum TraceKind {
     PeerSignedOut,
     /// A peer's token answered the need before this tab fetched.
     FetchSkipped,
+    /// The server-rendered initial token failed a check: the start fetches as usual.
     InitialTokenIgnored,
+    /// Another tab's fetch failed: this tab retries with the app, after the delay given.
+    PeerFetchFailed,
 }
 
 impl TraceKind {
@@ -193,6 +196,7 @@ impl TraceKind {
             TraceKind::PeerSignedOut => "peer_signed_out",
             TraceKind::FetchSkipped => "fetch_skipped",
             TraceKind::InitialTokenIgnored => "initial_token_ignored",
+            TraceKind::PeerFetchFailed => "peer_fetch_failed",
         }
     }
 }

@@ -6,6 +6,7 @@ export class PeerChannel {
     this.onMessage = onMessage;
     this.key = `authlane:channel:${name}`;
     this.signOutKey = `authlane:signed-out:${name}`;
+    this.name = name;
     this.serial = 0;
     if (typeof BroadcastChannel === "function") {
       this.channel = new BroadcastChannel(`authlane:${name}`);
@@ -50,6 +51,25 @@ export class PeerChannel {
       return Number.isFinite(at) && at > 0 ? at : 0;
     } catch {
       return 0;
+    }
+  }
+
+  // The app's backoff and clock skew, kept for tabs opened later as the peer messages that carry
+  // them (`slot` is "backoff" or "clock"; no text empties it). Times, never a token.
+  remember(slot, text) {
+    try {
+      if (text == null) localStorage.removeItem(`authlane:${slot}:${this.name}`);
+      else localStorage.setItem(`authlane:${slot}:${this.name}`, text);
+    } catch {
+      // Storage unavailable: tabs opened later learn these again, at the cost of a fetch.
+    }
+  }
+
+  recall(slot) {
+    try {
+      return localStorage.getItem(`authlane:${slot}:${this.name}`);
+    } catch {
+      return null;
     }
   }
 

@@ -16,7 +16,7 @@ use super::locks::RefreshLock;
 use super::storage::TokenStore;
 use super::timer::DeadlineTimer;
 use super::wake::WakeListeners;
-use crate::core::{AuthError, Config, LockGrant, Millis, Output, Session, Trace, TraceKind};
+use crate::core::{AuthError, Config, LockGrant, Millis, Output, Session, Slot, Trace, TraceKind};
 
 /// The cross-tab primitives, with the callbacks they hold into the driver.
 struct Coordination {
@@ -116,13 +116,20 @@ impl Driver {
         }
     }
 
-    /// Starts the session, first recalling the app's recorded sign-out, then offering the token the
+    /// Starts the session, first recalling the app's recorded sign-out, backoff and clock, then offering the token the
     /// page was rendered with, and restoring a persisted token record when there is a store.
     pub fn start(&self, initial_token: Option<String>) {
         let recorded = self.coordination.borrow().as_ref().map_or(0.0, |c| c.channel.last_sign_out());
         if recorded > 0.0 {
             self.with_session(|session, _| session.recall_sign_out(recorded as Millis));
         }
+        for slot in Slot::ALL {
+            let record = self.coordination.borrow().as_ref().and_then(|c| bounded_record(&c.channel.recall(slot.as_str())));
+            if let Some(record) = record {
+                self.with_session(|session, now| session.handle_peer_message(now, &record));
+            }
+        }
+        // After the stored records: a shared clock skew decides whether the rendered token is fresh.
         if let Some(token) = initial_token {
             self.with_session(|session, now| session.offer_initial_token(now, &token));
         }
@@ -244,6 +251,11 @@ impl Driver {
             Output::RecordSignOut(at) => {
                 if let Some(coordination) = self.coordination.borrow().as_ref() {
                     coordination.channel.record_sign_out(at as f64);
+                }
+            }
+            Output::Remember { slot, record } => {
+                if let Some(coordination) = self.coordination.borrow().as_ref() {
+                    coordination.channel.remember(slot.as_str(), record.as_deref());
                 }
             }
         }

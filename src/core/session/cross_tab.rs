@@ -115,6 +115,8 @@ impl Session {
                     self.sign_out_here(now);
                 }
             }
+            PeerMessage::Failed { retry_at, failures, code } => self.adopt_peer_failure(now, at, retry_at, failures, code),
+            PeerMessage::Clock { issuer_at } => self.adopt_peer_clock(now, at, issuer_at),
         }
     }
 
