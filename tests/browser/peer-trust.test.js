@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "../support/chromium.js";
 import { startStaticServer } from "../support/static-server.js";
+import { inHarnessPage } from "../support/harness-page.js";
 
 let browser;
 let server;
@@ -21,22 +22,28 @@ after(async () => {
   await server?.close();
 });
 
-/** Runs `body` in a fresh harness page (its own origin storage) and closes it. */
-async function inPage(body, arg) {
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    const errors = [];
-    page.on("pageerror", (error) => errors.push(error));
-    await page.goto(`${server.origin}/tests/browser/pages/harness.html`);
-    await page.waitForFunction(() => window.harnessReady === true);
-    const result = await page.evaluate(body, arg);
-    assert.deepEqual(errors, []);
-    return result;
-  } finally {
-    await context.close();
-  }
+/**
+ * Installs `window.liarOn(name)`: a BroadcastChannel on an app's name that sends raw text, and
+ * resolves once the text was delivered (an observer created after the sessions' channels hears
+ * it after them).
+ */
+function installLiar() {
+  window.liarOn = (name) => {
+    const liar = new BroadcastChannel(`authlane:${name}`);
+    const observer = new BroadcastChannel(`authlane:${name}`);
+    return {
+      deliver: (text) =>
+        new Promise((done) => {
+          observer.onmessage = () => done();
+          liar.postMessage(text);
+        }),
+      close: () => (liar.close(), observer.close()),
+    };
+  };
 }
+
+/** Runs `body` in a fresh harness page with the liar installed. */
+const inPage = (body, arg) => inHarnessPage(browser, server.origin, body, arg, installLiar);
 
 describe("sessions of different backends", () => {
   test("two sessions on one page with different backends and no name each keep their own token; one name shares", async () => {
@@ -93,14 +100,8 @@ describe("lying peers", () => {
       await auth.getToken();
       // A forced refresh, as every tab has done after its first refresh: the tab knows its clock's skew.
       const own = await auth.getToken({ forceRefresh: true });
-      const liar = new BroadcastChannel(`authlane:${name}`);
-      // Created after the session's channel: it hears a message after the session has.
-      const observer = new BroadcastChannel(`authlane:${name}`);
-      const deliver = (text) =>
-        new Promise((done) => {
-          observer.onmessage = () => done();
-          liar.postMessage(text);
-        });
+      const liar = window.liarOn(name);
+      const deliver = liar.deliver;
       const now = Date.now();
       const U64_MAX = "18446744073709551615";
       const token = (lifetime, options) => mint(lifetime, options);
@@ -128,7 +129,6 @@ describe("lying peers", () => {
       const tookGenuine = (await auth.getToken()) === genuine;
       auth.dispose();
       liar.close();
-      observer.close();
       return { kept, tookGenuine };
     });
     console.log(`# lies refused: ${JSON.stringify(outcome.kept)}; genuine taken: ${outcome.tookGenuine}`);
@@ -145,13 +145,8 @@ describe("lying peers", () => {
       const tab = authlane.createAuth({ fetchAccessToken: async () => (fetches.tab++, mint(600)), crossTab: { name } });
       const other = authlane.createAuth({ fetchAccessToken: async () => (fetches.other++, mint(600)), crossTab: { name } });
       await Promise.all([tab.getToken(), other.getToken()]);
-      const liar = new BroadcastChannel(`authlane:${name}`);
-      const observer = new BroadcastChannel(`authlane:${name}`);
-      const deliver = (text) =>
-        new Promise((done) => {
-          observer.onmessage = () => done();
-          liar.postMessage(text);
-        });
+      const liar = window.liarOn(name);
+      const deliver = liar.deliver;
       // A token "fetched" at u64::MAX: taken (it is this app's and lives longer), but not forever.
       const immortal = mint(3600);
       await deliver(`{"v":1,"at":${U64_MAX},"kind":"token","token":"${immortal}","expiresAt":${Date.now() + 3_600_000}}`);
@@ -181,7 +176,6 @@ describe("lying peers", () => {
       const record = localStorage.getItem(`authlane:signed-out:${name}`);
       for (const auth of [tab, other]) auth.dispose();
       liar.close();
-      observer.close();
       return { tookImmortal, afterSignOut, reached, record: Number(record), now: Date.now(), fetches };
     });
     console.log(`# future times: ${JSON.stringify(outcome)}`);
