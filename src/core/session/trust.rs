@@ -12,19 +12,18 @@
 //! 2. A token without `exp` is never taken (nor shared or persisted: `share_current`): nothing
 //!    would ever refresh it.
 //! 3. A token lives no longer than it says itself: its offered expiry is cut to its lifetime
-//!    (`exp - iat`) counted from the offered fetch time plus a second (as this tab counts its
-//!    own forced fetches: right whatever the clock's skew), and to its `exp` on this tab's clock
-//!    once this tab knows the skew. Without a fetch time or an `iat`, `exp` on the clock (skew
-//!    corrected when known) is all there is. A tab that has not learnt the skew cannot tell an
+//!    (`exp - iat`) counted from the offered fetch time (as this tab counts its own forced
+//!    fetches: right whatever the clock's skew; a second's slack, never more than the lifetime),
+//!    and to its `exp` on this tab's clock once this tab knows the skew. Without a fetch time or
+//!    an `iat`, `exp` on the clock (skew corrected when known) is all there is. A tab that has not learnt the skew cannot tell an
 //!    expired token from a fresh one on a skewed machine, so a lie about the fetch time buys at
 //!    most one lifetime, and the refresh that goes with it.
 //! 4. A token of another issuer or audience than the session's, or of another subject than the
 //!    one it holds, is refused: it belongs to another backend or another user.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
-use super::{Output, Session};
+use super::{schedule, Output, Session};
 use crate::core::token::Claims;
 use crate::core::Millis;
 
@@ -42,17 +41,24 @@ pub fn plausible_time(now: Millis, at: Millis, latest_sign_out: Millis) -> Milli
     at.min(now.max(latest_sign_out.saturating_add(1)))
 }
 
-/// Which backend a token is for: issuer and audience. A session takes it from the tokens its own
-/// fetches return.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Identity {
-    iss: Option<String>,
-    aud: Vec<String>,
-}
+/// Which backend a token is for: a digest of its issuer and audience (compared, never shown).
+/// A session takes it from its tokens (see the `identity` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Identity(u64);
 
 impl Identity {
     pub(super) fn of(claims: &Claims) -> Self {
-        Identity { iss: claims.iss.clone(), aud: claims.aud.clone() }
+        // FNV-1a over the issuer, a marker, then each audience, each string followed by 0xff:
+        // bytes no UTF-8 string holds, so distinct issuers and audience lists give distinct input.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let iss = claims.iss.iter().map(String::as_bytes);
+        let parts = iss.chain(core::iter::once(&[0xfe][..])).chain(claims.aud.iter().map(String::as_bytes));
+        for part in parts {
+            for &byte in part.iter().chain(&[0xff]) {
+                hash = (hash ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        Identity(hash)
     }
 }
 
@@ -80,28 +86,28 @@ impl Session {
         offered_expires_at: Option<Millis>,
         minted_at: Millis,
     ) -> Result<u64, Doubt> {
-        let exp_ms = claims.exp.ok_or(Doubt::NoExpiry)?.saturating_mul(1000);
+        if claims.exp.is_none() {
+            return Err(Doubt::NoExpiry);
+        }
         let held = self.current.as_ref().map(|t| &t.claims);
-        let identity = self.identity.clone().or_else(|| held.map(Identity::of));
+        let identity = self.identity.or_else(|| held.map(Identity::of));
         if identity.is_some_and(|ours| ours != Identity::of(claims)) {
             return Err(Doubt::ForeignBackend);
         }
         if held.is_some_and(|ours| ours.sub != claims.sub) {
             return Err(Doubt::OtherSubject);
         }
-        // What the token itself allows: exp on this tab's clock, corrected by the skew when known.
-        let issuer_now = (now as i64).saturating_sub(self.skew_ms.unwrap_or(0));
-        let by_exp = (exp_ms.saturating_add(EXP_ROUNDING_MS) as i64).saturating_sub(issuer_now).max(0) as u64;
-        let own = match claims.lifetime_seconds() {
-            Some(lifetime) if minted_at > 0 => {
-                // Counted from the sender's fetch, as this tab counts its own forced fetches (right
-                // whatever the clock's skew). Once this tab knows the skew, the clock's reading of
-                // exp bounds it too.
-                let ends = minted_at.min(now).saturating_add(lifetime.saturating_mul(1000)).saturating_add(ESTIMATE_SLACK_MS);
-                let from_fetch = ends.saturating_sub(now);
-                if self.skew_ms.is_some() { from_fetch.min(by_exp) } else { from_fetch }
-            }
-            _ => by_exp,
+        // What the token itself allows. On this tab's clock (skew corrected when known), with a
+        // second for exp's rounding: a token that looks issued in the future counts as just issued.
+        let by_clock = self.remaining_ms(now.saturating_sub(EXP_ROUNDING_MS), claims, None).unwrap_or(0);
+        let own = if claims.lifetime_seconds().is_some() && minted_at > 0 {
+            // Counted from the sender's fetch, as this tab counts its own forced fetches (right
+            // whatever the clock's skew). Once this tab knows the skew, the clock bounds it too.
+            let since_fetch = schedule::remaining_ms(now.saturating_sub(ESTIMATE_SLACK_MS), claims, Some(minted_at.min(now)), None);
+            let from_fetch = since_fetch.unwrap_or(0);
+            if self.skew_ms.is_some() { from_fetch.min(by_clock) } else { from_fetch }
+        } else {
+            by_clock
         };
         let offered = match offered_expires_at {
             Some(at) => at.saturating_sub(now),
