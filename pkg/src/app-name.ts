@@ -1,5 +1,5 @@
-// The cross-tab name of a session given none. Tabs that share a name share tokens, so sessions of
-// different backends must not share one by default: the default is derived from what tells their
+// The cross-tab name of a session given none (also the storage key's, with crossTab off). Tabs that
+// share a name share tokens, so sessions of different backends must not share one by default: the default is derived from what tells their
 // backends apart, as far as the session knows at its start (README, "Which tabs share").
 
 /** What a default name is derived from, in this order. */

@@ -367,9 +367,8 @@ export function createAuth(options: AuthOptions): Auth {
                   expectAuth,
                   resolved.signedOutOperations === "reject",
                   resolved.fetchTimeoutMs,
-                  resolved.crossTab
-                    ? crossTabName(resolved.crossTab.name, { address: backend, fetchAccessToken: resolved.fetchAccessToken })
-                    : undefined,
+                  resolved.crossTab !== null,
+                  crossTabName(resolved.crossTab?.name ?? null, { address: backend, fetchAccessToken: resolved.fetchAccessToken }),
                   resolved.crossTab?.lockTimeoutMs ?? 0,
                   resolved.storage,
                 ),

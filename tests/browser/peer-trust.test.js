@@ -89,6 +89,29 @@ describe("sessions of different backends", () => {
     assert.equal(new Set(outcome.named.audiences).size, 1, "sessions sharing a name did not share");
     assert.equal(outcome.named.calls[0] + outcome.named.calls[1], 1);
   });
+  test("with crossTab off, sessions of different backends keep their stored tokens under different keys", async () => {
+    const outcome = await inPage(async () => {
+      const { authlane, mint } = window.harness;
+      const audienceOf = (token) => JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).aud;
+      const calls = { a: 0, b: 0 };
+      const callbacks = {
+        a: async () => (calls.a++, mint(600, { aud: "a" })),
+        b: async () => (calls.b++, mint(600, { aud: "b" }) /* the other backend */),
+      };
+      const first = authlane.createAuth({ fetchAccessToken: callbacks.a, crossTab: false, storage: "local" });
+      await first.getToken();
+      first.dispose();
+      // A page of the other app on the same origin, opened afterwards: it must not restore the first's token.
+      const second = authlane.createAuth({ fetchAccessToken: callbacks.b, crossTab: false, storage: "local" });
+      const audience = audienceOf(await second.getToken());
+      second.dispose();
+      return { audience, calls, keys: Object.keys(localStorage).filter((key) => key.endsWith(":token")).length };
+    });
+    console.log(`# crossTab off, storage local: ${JSON.stringify(outcome)}`);
+    assert.equal(outcome.audience, "b", "the second app restored the first app's stored token");
+    assert.deepEqual(outcome.calls, { a: 1, b: 1 });
+    assert.equal(outcome.keys, 2);
+  });
 });
 
 describe("lying peers", () => {
