@@ -54,6 +54,7 @@ const FILES = {
   "tests/browser/session-edges.test.js": { lane: "free", limit: 120 },
   "tests/node/convex-token.test.js": { lane: "free", limit: 60 },
   "tests/browser/failures.test.js": { lane: "free", limit: 120 },
+  "tests/browser/peer-trust.test.js": { lane: "free", limit: 90 },
   "tests/browser/fallbacks.test.js": { lane: "timed", limit: 150 },
   "tests/frameworks/vite-dev.test.js": { lane: "free", limit: 120 },
   "tests/e2e/convex-react.test.js": { lane: "timed", limit: 300 },

@@ -62,7 +62,8 @@ mod surface {
             expect_auth: bool,
             reject_held_when_signed_out: bool,
             fetch_timeout_ms: f64,
-            cross_tab_name: Option<String>,
+            cross_tab: bool,
+            name: String,
             lock_timeout_ms: f64,
             storage: JsValue,
         ) -> WasmSession {
@@ -76,7 +77,7 @@ mod surface {
                 seed: clock::random_seed(),
                 ..defaults
             };
-            WasmSession { driver: Driver::new(config, fetch_access_token, on_output, cross_tab_name, &storage) }
+            WasmSession { driver: Driver::new(config, fetch_access_token, on_output, &name, cross_tab, &storage) }
         }
 
         /// `initial_token`: the token the page was rendered with (`initialToken`), or `undefined`.

@@ -7,6 +7,7 @@ import { intoWasm, isWasmLoaded, loadWasm, moduleTrap, watchTraps, WasmSession }
 import { unwrapClient, wrapClient, type ConvexLikeClient, type SessionPort } from "./wrap.js";
 import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
+import { backendAddress, crossTabName } from "./app-name.js";
 import { TokenNeed, type AuthStatus, type Output } from "./protocol.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
@@ -31,7 +32,9 @@ export interface AuthOptions {
   /**
    * Make this origin's tabs act as one client: one refresh for all (under a Web Lock, or a
    * localStorage lease), tokens shared over BroadcastChannel, sign-out everywhere. Default on,
-   * named "default"; give each app on one origin its own `name`. `false` turns it off entirely.
+   * named after the backend (the address of a client wrapped before the session starts, else the
+   * callback's source), so sessions of different backends never share; a `name` makes every
+   * session that gives it share. `false` turns it off entirely.
    * `lockTimeoutMs` (10000): waiting longer steals the lock from a frozen holder; holding it
    * longer releases it.
    */
@@ -205,6 +208,8 @@ export function createAuth(options: AuthOptions): Auth {
   let nextOperation = 1;
   /** Clients reporting verdicts (wrapped clients, graphql-ws sockets), replayed to a late session. */
   let attachedClients = 0;
+  /** The address of the first client wrapped before the session started: names it by default. */
+  let backend: string | undefined;
 
   let settle: (first: AuthSnapshot) => void = () => {};
   const settled = new Promise<AuthSnapshot>((resolve) => (settle = resolve));
@@ -371,7 +376,8 @@ export function createAuth(options: AuthOptions): Auth {
                   expectAuth,
                   resolved.signedOutOperations === "reject",
                   resolved.fetchTimeoutMs,
-                  resolved.crossTab?.name,
+                  resolved.crossTab !== null,
+                  crossTabName(resolved.crossTab?.name ?? null, { address: backend, fetchAccessToken: resolved.fetchAccessToken }),
                   resolved.crossTab?.lockTimeoutMs ?? 0,
                   resolved.storage,
                 ),
@@ -478,6 +484,7 @@ export function createAuth(options: AuthOptions): Auth {
       return token;
     },
     wrap(client) {
+      if (!session) backend ??= backendAddress(client);
       return wrapClient(port, client);
     },
     unwrap(client) {

@@ -15,7 +15,6 @@ export const DEFAULTS = {
   expectAuth: false,
   signedOutOperations: "run",
   fetchTimeoutMs: 30_000,
-  crossTabName: "default",
   lockTimeoutMs: 10_000,
   storage: "memory",
 } as const;
@@ -30,8 +29,8 @@ export interface ResolvedOptions {
   expectAuth: boolean;
   signedOutOperations: "run" | "reject";
   fetchTimeoutMs: number;
-  /** `null`: this tab works alone. */
-  crossTab: { name: string; lockTimeoutMs: number } | null;
+  /** `null`: this tab works alone. `name` `null`: derived from the backend (`crossTabName`). */
+  crossTab: { name: string | null; lockTimeoutMs: number } | null;
   storage: "memory" | "session" | "local" | TokenStorage;
   verbose: boolean | ((line: string) => void);
   onTrace: ((event: TraceEvent) => void) | undefined;
@@ -80,7 +79,7 @@ function optionalFunction<F>(option: string, value: unknown): F | undefined {
 
 function crossTab(value: unknown): ResolvedOptions["crossTab"] {
   if (value === false) return null;
-  if (value === undefined || value === true) return { name: DEFAULTS.crossTabName, lockTimeoutMs: DEFAULTS.lockTimeoutMs };
+  if (value === undefined || value === true) return { name: null, lockTimeoutMs: DEFAULTS.lockTimeoutMs };
   if (!isPlainObject(value)) throw invalid("crossTab", "true, false or { name?, lockTimeoutMs? }", value);
   const name = value.name;
   if (name !== undefined && (typeof name !== "string" || name.length === 0)) {
@@ -94,7 +93,7 @@ function crossTab(value: unknown): ResolvedOptions["crossTab"] {
     MAX_TIMER_MS,
     `a finite number of milliseconds from ${MIN_LOCK_TIMEOUT_MS} (the lock must outlast the ${PEER_GRACE_MS} ms peer grace and a fetch) to ${MAX_TIMER_MS}`,
   );
-  return { name: name ?? DEFAULTS.crossTabName, lockTimeoutMs };
+  return { name: name ?? null, lockTimeoutMs };
 }
 
 function storage(value: unknown): ResolvedOptions["storage"] {

@@ -21,6 +21,12 @@ use super::Millis;
 /// (an old tab next to a new one) degrade to independent tabs rather than misread each other.
 pub const WIRE_VERSION: u64 = 1;
 
+/// The longest message (or stored record) read, in bytes: a token as long as JavaScript hands the
+/// core one (16 KiB of ASCII, the driver's `MAX_TOKEN_CHARS`) in a small envelope — the driver's
+/// `MAX_RECORD_CHARS`. Anything longer is refused before any parsing, so a flooding tab costs each
+/// listener at most one bounded, linear parse per message.
+pub const MAX_MESSAGE_LEN: usize = 16 * 1024 + 256;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerMessage {
     /// A tab committed a token it fetched (or adopted); `expires_at` is on the shared machine clock.
@@ -136,7 +142,7 @@ impl PeerMessage {
 
     /// Decodes a message and its time `at` (0 when absent).
     pub fn decode_with_time(text: &str) -> Result<(Millis, PeerMessage), PeerMessageError> {
-        if text.len() > MAX_TOKEN_LEN + 256 {
+        if text.len() > MAX_MESSAGE_LEN {
             return Err(PeerMessageError::BadField);
         }
         let incoming: Incoming = parse_object(text.as_bytes()).map_err(|_| PeerMessageError::NotJson)?;

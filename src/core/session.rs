@@ -28,6 +28,7 @@ mod initial;
 pub mod schedule;
 mod shared_backoff;
 mod shared_clock;
+mod trust;
 mod waiters;
 
 use attempt::InFlight;
@@ -215,8 +216,13 @@ pub struct Session {
     ignored_peer_messages: u64,
     /// The latest sign-out seen in this app's tabs (see `peer_message`).
     signed_out_at: Millis,
+    /// A sign-out time read from storage, not judged yet (see `trust`).
+    recalled_sign_out: Millis,
     /// A fetch abandoned while its request was out, and the lock it keeps until it lands.
     orphan: Option<(FetchId, LockId)>,
+    /// The issuer and audience of this session's tokens (its own fetches', or else the first it
+    /// adopted): a peer's token must have them (see `trust`).
+    identity: Option<trust::Identity>,
 }
 
 impl Session {
@@ -246,7 +252,9 @@ impl Session {
             last_rejected: None,
             ignored_peer_messages: 0,
             signed_out_at: 0,
+            recalled_sign_out: 0,
             orphan: None,
+            identity: None,
         }
     }
 
@@ -314,6 +322,7 @@ impl Session {
             return;
         }
         self.lifecycle = Lifecycle::Running;
+        self.take_recalled_sign_out(now);
         if self.current.is_none() && self.in_flight.is_none() && self.state == AuthState::Loading {
             self.start_fetch(now, false, FetchReason::Startup);
         }
@@ -362,6 +371,7 @@ impl Session {
             return;
         }
         // From now on, tokens fetched before this moment can no longer sign any tab back in.
+        self.take_recalled_sign_out(now);
         self.signed_out_at = now.max(self.signed_out_at.saturating_add(1));
         if self.config.cross_tab {
             let message = super::peer_message::PeerMessage::SignedOut.encode_at(self.signed_out_at);
@@ -374,9 +384,10 @@ impl Session {
     /// Cross-tab: the latest sign-out of the app's tabs, recorded before this tab opened
     /// ([`Output::RecordSignOut`]). Tokens fetched before it, which a peer may still offer (a tab
     /// thawing with an old backlog), never sign this tab in. It changes nothing else: a sign-in
-    /// since then (this tab's startup fetch, or a newer peer token) stands.
+    /// since then (this tab's startup fetch, or a newer peer token) stands. Storage can hold
+    /// anything: the time is believed no later than now, judged at the next input.
     pub fn recall_sign_out(&mut self, at: Millis) {
-        self.signed_out_at = self.signed_out_at.max(at);
+        self.recalled_sign_out = self.recalled_sign_out.max(at);
     }
 
     /// Signs out this tab only (a peer announced the sign-out).

@@ -36,10 +36,12 @@ export class PeerChannel {
   }
 
   // The latest sign-out, kept for tabs opened later (a message reaches only the tabs open now).
-  // A time, never a token; 0 when storage is unavailable or empty.
+  // A time, never a token; 0 when storage is unavailable or empty. Written as given: the core
+  // records only times at least as late as every sign-out it has seen, or a time from the future
+  // cut to now (a record of "1e300" must not refuse every later one).
   recordSignOut(at) {
     try {
-      if (at > this.lastSignOut()) localStorage.setItem(this.signOutKey, String(at));
+      localStorage.setItem(this.signOutKey, String(at));
     } catch {
       // Storage unavailable: tabs opened later cannot learn of this sign-out.
     }

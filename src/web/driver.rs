@@ -42,18 +42,19 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// `cross_tab`: the app's coordination name (`None`: this tab works alone). `storage`:
-    /// where to persist the token (see [`TokenStore::resolve`]).
+    /// `name`: the app's name, for its lock, channel and storage keys; `cross_tab`: coordinate
+    /// with its other tabs (otherwise this tab works alone). `storage`: where to persist the
+    /// token (see [`TokenStore::resolve`]).
     pub fn new(
         mut config: Config,
         fetch_access_token: Function,
         on_output: Function,
-        cross_tab: Option<String>,
+        name: &str,
+        cross_tab: bool,
         storage: &JsValue,
     ) -> Rc<Driver> {
-        let name = cross_tab.clone().unwrap_or_else(|| String::from("default"));
-        let store = TokenStore::resolve(storage, &name);
-        config.cross_tab = cross_tab.is_some();
+        let store = TokenStore::resolve(storage, name);
+        config.cross_tab = cross_tab;
         config.persist = store.is_some();
         let driver = Rc::new_cyclic(|this: &Weak<Driver>| Driver {
             session: RefCell::new(Session::new(config)),
@@ -82,8 +83,8 @@ impl Driver {
                 }
             },
         ));
-        if cross_tab.is_some() {
-            *driver.coordination.borrow_mut() = Some(driver.coordinate(&name));
+        if cross_tab {
+            *driver.coordination.borrow_mut() = Some(driver.coordinate(name));
         }
         driver
     }

@@ -4,6 +4,7 @@
 use alloc::string::String;
 
 use super::attempt::InFlight;
+use super::trust::Identity;
 use super::{schedule, CurrentToken, Output, Session, TokenVerdict};
 use crate::core::errors::{AuthError, ErrorCode};
 use crate::core::peer_message::PeerMessage;
@@ -95,6 +96,7 @@ impl Session {
                 }
             }
         }
+        self.identity = Some(Identity::of(&claims));
         self.install(now, raw, claims, remaining, Origin::Fetch { forced, started_at: in_flight.fetch_started_at });
         if !same_as_current {
             self.share_current();

@@ -18,6 +18,8 @@ impl Session {
         if self.lifecycle != Lifecycle::Created {
             return;
         }
+        // The recalled sign-out first: a rendered token minted before it must not sign the user back in.
+        self.take_recalled_sign_out(now);
         let generation = self.generation();
         if let Ok(decoded) = token::decode(raw) {
             let claims = &decoded.claims;
