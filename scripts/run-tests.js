@@ -32,6 +32,7 @@ const MARKER = "AUTHLANE_TEST_RUN";
 const FILES = {
   "tests/browser/cross-tab.test.js": { lane: "timed", limit: 240 },
   "tests/browser/peer-grace.test.js": { lane: "timed", limit: 90 },
+  "tests/browser/head-start.test.js": { lane: "free", limit: 90 },
   "tests/browser/lifecycle.test.js": { lane: "free", limit: 120 },
   "tests/browser/demo.test.js": { lane: "timed", limit: 90 },
   "tests/browser/demo-convex.test.js": { lane: "timed", limit: 180 },

@@ -64,6 +64,7 @@ mod surface {
             cross_tab_name: Option<String>,
             lock_timeout_ms: f64,
             storage: JsValue,
+            early_lock: JsValue,
         ) -> WasmSession {
             let defaults = Config::default();
             let config = Config {
@@ -75,11 +76,19 @@ mod surface {
                 seed: clock::random_seed(),
                 ..defaults
             };
-            WasmSession { driver: Driver::new(config, fetch_access_token, on_output, cross_tab_name, &storage) }
+            WasmSession { driver: Driver::new(config, fetch_access_token, on_output, cross_tab_name, &storage, &early_lock) }
         }
 
-        pub fn start(&self) {
-            self.driver.start();
+        /// `early_messages`: what peers said before the session existed, in order (strings).
+        pub fn start(&self, early_messages: js_sys::Array) {
+            self.driver.start(early_messages);
+        }
+
+        /// The fetch being performed is answered by a call made at `began_at`, before the session
+        /// existed; false when the core refuses it (the driver then calls the callback anew).
+        #[wasm_bindgen(js_name = backdateFetch)]
+        pub fn backdate_fetch(&self, began_at: f64) -> bool {
+            self.driver.with_session(|session, _| session.backdate_fetch(millis(began_at, u64::MAX)))
         }
 
         /// Cross-tab messages ignored as malformed (a diagnostics counter).

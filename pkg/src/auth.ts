@@ -7,6 +7,7 @@ import { intoWasm, isWasmLoaded, loadWasm, moduleTrap, watchTraps, WasmSession }
 import { unwrapClient, wrapClient, type ConvexLikeClient, type SessionPort } from "./wrap.js";
 import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
+import { startHead } from "./head-start.js";
 import { TokenNeed, type AuthStatus, type Output } from "./protocol.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
@@ -196,6 +197,11 @@ export function createAuth(options: AuthOptions): Auth {
   let nextOperation = 1;
   /** Clients reporting verdicts (wrapped clients, graphql-ws sockets), replayed to a late session. */
   let attachedClients = 0;
+  /** Peers heard, the lock taken and the first fetch begun while the module loads (head-start.ts). */
+  const headStart =
+    inBrowser() && resolved.crossTab
+      ? startHead(resolved.crossTab.name, resolved.crossTab.lockTimeoutMs, resolved.storage === "memory", resolved.fetchAccessToken)
+      : null;
 
   let settle: (first: AuthSnapshot) => void = () => {};
   const settled = new Promise<AuthSnapshot>((resolve) => (settle = resolve));
@@ -314,6 +320,7 @@ export function createAuth(options: AuthOptions): Auth {
   const fail = (error: AuthlaneError) => {
     if (failure || disposed) return;
     failure = error;
+    headStart?.cancel();
     const ending = session;
     session = null;
     // Later: this may run inside a call from that very session.
@@ -352,11 +359,13 @@ export function createAuth(options: AuthOptions): Auth {
             fail(trap);
             throw trap;
           }
+          const earlyMessages = headStart?.takeMessages() ?? [];
+          const backdate = (startedAt: number) => use((current) => current.backdateFetch(startedAt)) === true;
           try {
             session = intoWasm(
               () =>
                 new WasmSession(
-                  resolved.fetchAccessToken,
+                  headStart ? headStart.fetchAccessToken(backdate) : resolved.fetchAccessToken,
                   onOutput,
                   resolved.refreshLeewayMs,
                   expectAuth,
@@ -365,6 +374,7 @@ export function createAuth(options: AuthOptions): Auth {
                   resolved.crossTab?.name,
                   resolved.crossTab?.lockTimeoutMs ?? 0,
                   resolved.storage,
+                  headStart?.lock,
                 ),
             );
           } catch (error) {
@@ -381,7 +391,8 @@ export function createAuth(options: AuthOptions): Auth {
               operation?.release();
             }
           }
-          use((current) => current.start());
+          use((current) => current.start(earlyMessages));
+          headStart?.started();
           for (const request of pendingRequests.splice(0)) request();
           if (failure) throw failure;
         },
@@ -483,6 +494,7 @@ export function createAuth(options: AuthOptions): Auth {
       if (disposed) return;
       disposed = true;
       stopWatchingTraps();
+      headStart?.cancel();
       const ending = session;
       session = null;
       if (ending && !moduleTrap()) {

@@ -5,7 +5,7 @@ use alloc::string::String;
 use core::cell::{Cell, Ref, RefCell};
 
 use alloc::boxed::Box;
-use js_sys::{Function, Object, Reflect, Uint32Array};
+use js_sys::{Array, Function, Object, Reflect, Uint32Array};
 use wasm_bindgen::prelude::*;
 
 use super::bounded::bounded_record;
@@ -43,13 +43,15 @@ pub struct Driver {
 
 impl Driver {
     /// `cross_tab`: the app's coordination name (`None`: this tab works alone). `storage`:
-    /// where to persist the token (see [`TokenStore::resolve`]).
+    /// where to persist the token (see [`TokenStore::resolve`]). `early_lock`: the refresh lock
+    /// taken before the session existed, for its first request (see `locks.js`), or `undefined`.
     pub fn new(
         mut config: Config,
         fetch_access_token: Function,
         on_output: Function,
         cross_tab: Option<String>,
         storage: &JsValue,
+        early_lock: &JsValue,
     ) -> Rc<Driver> {
         let name = cross_tab.clone().unwrap_or_else(|| String::from("default"));
         let store = TokenStore::resolve(storage, &name);
@@ -83,12 +85,12 @@ impl Driver {
             },
         ));
         if cross_tab.is_some() {
-            *driver.coordination.borrow_mut() = Some(driver.coordinate(&name));
+            *driver.coordination.borrow_mut() = Some(driver.coordinate(&name, early_lock));
         }
         driver
     }
 
-    fn coordinate(&self, name: &str) -> Coordination {
+    fn coordinate(&self, name: &str, early_lock: &JsValue) -> Coordination {
         let (granted, lost, message) = (self.this.clone(), self.this.clone(), self.this.clone());
         let on_granted = Closure::wrap(Box::new(move |id: f64, uncontended: bool| {
             let grant = if uncontended { LockGrant::Uncontended } else { LockGrant::MaybeContended };
@@ -108,7 +110,7 @@ impl Driver {
             }
         }) as Box<dyn FnMut(JsValue)>);
         Coordination {
-            lock: RefreshLock::new(name, on_granted.as_ref().unchecked_ref(), on_lost.as_ref().unchecked_ref()),
+            lock: RefreshLock::new(name, on_granted.as_ref().unchecked_ref(), on_lost.as_ref().unchecked_ref(), early_lock),
             channel: PeerChannel::new(name, on_message.as_ref().unchecked_ref()),
             _on_granted: on_granted,
             _on_lost: on_lost,
@@ -116,15 +118,23 @@ impl Driver {
         }
     }
 
-    /// Starts the session, first recalling the app's recorded sign-out and restoring a persisted
-    /// token record when there is a store.
-    pub fn start(&self) {
+    /// Starts the session, first recalling the app's recorded sign-out, restoring a persisted
+    /// token record when there is a store, and taking the peer messages heard before the session
+    /// existed (`early_messages`, an array of strings, in order).
+    pub fn start(&self, early_messages: Array) {
         let recorded = self.coordination.borrow().as_ref().map_or(0.0, |c| c.channel.last_sign_out());
         if recorded > 0.0 {
             self.with_session(|session, _| session.recall_sign_out(recorded as Millis));
         }
+        let start = move |driver: &Driver| {
+            for message in early_messages.iter() {
+                let text = bounded_record(&message).unwrap_or_default();
+                driver.with_session(|session, now| session.handle_peer_message(now, &text));
+            }
+            driver.with_session(|session, now| session.start(now));
+        };
         let Some(store) = &self.store else {
-            return self.with_session(|session, now| session.start(now));
+            return start(self);
         };
         let this = self.this.clone();
         store.read(move |record| {
@@ -132,7 +142,7 @@ impl Driver {
                 if let Some(record) = record {
                     driver.with_session(|session, now| session.handle_peer_message(now, &record));
                 }
-                driver.with_session(|session, now| session.start(now));
+                start(&driver);
             }
         });
     }
