@@ -79,16 +79,21 @@ mod surface {
             WasmSession { driver: Driver::new(config, fetch_access_token, on_output, cross_tab_name, &storage, &early_lock) }
         }
 
-        /// `early_messages`: what peers said before the session existed, in order (strings).
-        pub fn start(&self, early_messages: js_sys::Array) {
-            self.driver.start(early_messages);
+        pub fn start(&self) {
+            self.driver.start();
+        }
+
+        /// A peer's message heard before the session existed (the head start's), in order, before `start`.
+        #[wasm_bindgen(js_name = peerMessage)]
+        pub fn peer_message(&self, text: JsValue) {
+            self.driver.peer_message(&text);
         }
 
         /// The fetch being performed is answered by a call made at `began_at`, before the session
         /// existed; false when the core refuses it (the driver then calls the callback anew).
         #[wasm_bindgen(js_name = backdateFetch)]
         pub fn backdate_fetch(&self, began_at: f64) -> bool {
-            self.driver.with_session(|session, _| session.backdate_fetch(millis(began_at, u64::MAX)))
+            self.driver.backdate_fetch(millis(began_at, u64::MAX))
         }
 
         /// Cross-tab messages ignored as malformed (a diagnostics counter).

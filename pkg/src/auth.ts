@@ -391,7 +391,9 @@ export function createAuth(options: AuthOptions): Auth {
               operation?.release();
             }
           }
-          use((current) => current.start(earlyMessages));
+          // Peers heard while the module loaded, after the recorded sign-out (recalled at construction).
+          for (const message of earlyMessages) use((current) => current.peerMessage(message));
+          use((current) => current.start());
           headStart?.started();
           for (const request of pendingRequests.splice(0)) request();
           if (failure) throw failure;

@@ -5,7 +5,7 @@ use alloc::string::String;
 use core::cell::{Cell, Ref, RefCell};
 
 use alloc::boxed::Box;
-use js_sys::{Array, Function, Object, Reflect, Uint32Array};
+use js_sys::{Function, Object, Reflect, Uint32Array};
 use wasm_bindgen::prelude::*;
 
 use super::bounded::bounded_record;
@@ -85,7 +85,14 @@ impl Driver {
             },
         ));
         if cross_tab.is_some() {
-            *driver.coordination.borrow_mut() = Some(driver.coordinate(&name, early_lock));
+            let coordination = driver.coordinate(&name, early_lock);
+            // The app's recorded sign-out comes first: no token from before it, not even one a
+            // peer offered before the session existed, may sign this tab in.
+            let recorded = coordination.channel.last_sign_out();
+            if recorded > 0.0 {
+                driver.session.borrow_mut().recall_sign_out(recorded as Millis);
+            }
+            *driver.coordination.borrow_mut() = Some(coordination);
         }
         driver
     }
@@ -105,8 +112,7 @@ impl Driver {
         }) as Box<dyn FnMut(f64)>);
         let on_message = Closure::wrap(Box::new(move |text: JsValue| {
             if let Some(driver) = message.upgrade() {
-                let text = bounded_record(&text).unwrap_or_default();
-                driver.with_session(|session, now| session.handle_peer_message(now, &text));
+                driver.peer_message(&text);
             }
         }) as Box<dyn FnMut(JsValue)>);
         Coordination {
@@ -118,23 +124,10 @@ impl Driver {
         }
     }
 
-    /// Starts the session, first recalling the app's recorded sign-out, restoring a persisted
-    /// token record when there is a store, and taking the peer messages heard before the session
-    /// existed (`early_messages`, an array of strings, in order).
-    pub fn start(&self, early_messages: Array) {
-        let recorded = self.coordination.borrow().as_ref().map_or(0.0, |c| c.channel.last_sign_out());
-        if recorded > 0.0 {
-            self.with_session(|session, _| session.recall_sign_out(recorded as Millis));
-        }
-        let start = move |driver: &Driver| {
-            for message in early_messages.iter() {
-                let text = bounded_record(&message).unwrap_or_default();
-                driver.with_session(|session, now| session.handle_peer_message(now, &text));
-            }
-            driver.with_session(|session, now| session.start(now));
-        };
+    /// Starts the session, first restoring a persisted token record when there is a store.
+    pub fn start(&self) {
         let Some(store) = &self.store else {
-            return start(self);
+            return self.with_session(|session, now| session.start(now));
         };
         let this = self.this.clone();
         store.read(move |record| {
@@ -142,9 +135,20 @@ impl Driver {
                 if let Some(record) = record {
                     driver.with_session(|session, now| session.handle_peer_message(now, &record));
                 }
-                start(&driver);
+                driver.with_session(|session, now| session.start(now));
             }
         });
+    }
+
+    /// See [`Session::backdate_fetch`]; it produces no outputs, so there is nothing to perform.
+    pub fn backdate_fetch(&self, began_at: Millis) -> bool {
+        self.session.borrow_mut().backdate_fetch(began_at)
+    }
+
+    /// A message from a peer (or one heard before the session existed), as received.
+    pub fn peer_message(&self, text: &JsValue) {
+        let text = bounded_record(text).unwrap_or_default();
+        self.with_session(|session, now| session.handle_peer_message(now, &text));
     }
 
     /// Runs one input or mutator against the session, then performs what it produced.
