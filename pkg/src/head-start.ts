@@ -100,10 +100,14 @@ export function startHead(
 
   let lost = false;
   let onLost: (() => void) | null = null;
+  // Asked beside the lock rather than after it (one round trip to the browser less): a session
+  // that starts after this query cannot answer with a token either, since it could only fetch one
+  // under the lock this tab is asking for.
+  const alone = noSessionRunning(lockName);
   const grant = new Promise<EarlyGrant | null>((resolve) => {
     navigator.locks
       .request(lockName, { ifAvailable: true }, async (lock) => {
-        if (!lock || given || !(await noSessionRunning(lockName))) return resolve(null);
+        if (!lock || given || !(await alone)) return resolve(null);
         const grantedAt = Date.now();
         const startedAt = grantedAt;
         const result = new Promise<string | null | undefined>((settle) => settle(fetchAccessToken({ forceRefreshToken: false })));

@@ -27,10 +27,11 @@ async function fetchAccessToken() {
   return token;
 }
 
-const mode = new URLSearchParams(location.search).get("mode");
+// Each mode is its own bundle (scripts/bench-startup.js defines BENCH_MODE), so the bare page
+// neither downloads nor compiles authlane's module.
 const options = { unsavedChangesWarning: false };
 let client;
-if (mode === "authlane") {
+if (BENCH_MODE === "authlane") {
   const auth = createAuth({
     fetchAccessToken,
     expectAuth: true,
