@@ -107,11 +107,11 @@ export function startHead(
   const grant = new Promise<EarlyGrant | null>((resolve) => {
     navigator.locks
       .request(lockName, { ifAvailable: true }, async (lock) => {
-        if (!lock || given || !(await alone)) return resolve(null);
+        // `given` is read after the wait: the session may have ended or started meanwhile.
+        if (!lock || !(await alone) || given) return resolve(null);
         const grantedAt = Date.now();
-        const startedAt = grantedAt;
         const result = new Promise<string | null | undefined>((settle) => settle(fetchAccessToken({ forceRefreshToken: false })));
-        early = { startedAt, result, done: result.then(() => {}, () => {}) };
+        early = { startedAt: grantedAt, result, done: result.then(() => {}, () => {}) };
         const held = new Promise<void>((release) => (giveBack = release));
         resolve({
           get uncontended() {
