@@ -11,6 +11,9 @@ import { launchChromium } from "../tests/support/chromium.js";
 import { repoRoot, startDevserver } from "../tests/e2e/support/devserver.js";
 
 const RUNS = Number(process.env.RUNS ?? 5);
+// A subset, e.g. TABS=1 VISITS=first (both lists comma-separated).
+const TAB_COUNTS = (process.env.TABS ?? "1,8").split(",").map(Number);
+const VISITS = (process.env.VISITS ?? "first,repeat").split(",");
 const out = resolve(repoRoot, "tests/e2e/out/startup");
 
 const MODES = ["bare", "authlane"];
@@ -75,8 +78,8 @@ try {
   for (const server of Object.values(servers)) await run(browser, server.origin, { mode: "bare", tabs: 1, visit: "first" });
   console.log(`startup: ms from navigation start, median of each run's tabs, median of ${RUNS} runs (real convex ConvexClient, devserver, provider on its own origin)`);
   console.log("visit  | tabs | mode     | first result | script | module ready | lock | fetch start | fetch end | accepted | token calls");
-  for (const visit of ["first", "repeat"]) {
-    for (const tabs of [1, 8]) {
+  for (const visit of VISITS) {
+    for (const tabs of TAB_COUNTS) {
       // Bare and wrapped runs alternate, so that a machine whose load drifts weighs on both alike.
       const runsOf = { bare: [], authlane: [] };
       for (let index = 0; index < RUNS; index++) {
