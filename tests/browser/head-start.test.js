@@ -106,3 +106,26 @@ test("a tab whose module loads hears a running tab's token and starts with it, w
   assert.ok(!stats.traces.includes("lock_acquired"), "the token heard early answered the session before it asked for the lock");
   assert.equal(modules.issuer.stats.refreshes, 1, "only the running tab's fetch");
 });
+
+test("a session disposed while its module loads keeps the early lock until its early call settles", LIMIT, async (t) => {
+  const modules = await heldModules(t);
+  let answerTokens = () => {};
+  const tokensHeld = new Promise((resolve) => (answerTokens = resolve));
+  await modules.context.route("**/token", async (route) => {
+    await tokensHeld;
+    await route.continue();
+  });
+  t.after(() => answerTokens());
+  t.after(() => modules.release());
+  modules.hold();
+  const tab = await modules.open("gone");
+  await tab.waitForFunction(() => window.stats.fetchCalls === 1, null, WAIT);
+  await tab.evaluate(() => window.auth.dispose());
+  const lockHeld = () => tab.evaluate(async () => (await navigator.locks.query()).held.some((lock) => lock.name === "authlane:gone"));
+  assert.equal(await lockHeld(), true, "kept while the early call may be redeeming the refresh token");
+
+  answerTokens();
+  await tab.waitForFunction(async () => !(await navigator.locks.query()).held.some((lock) => lock.name === "authlane:gone"), null, WAIT);
+  assert.equal(modules.issuer.stats.refreshes, 1);
+  assert.equal((await statsOf(tab)).moduleReadyAt, null, "all of it before the module was ready");
+});
