@@ -66,6 +66,7 @@ mod surface {
             name: String,
             lock_timeout_ms: f64,
             storage: JsValue,
+            early_lock: JsValue,
         ) -> WasmSession {
             let defaults = Config::default();
             let config = Config {
@@ -77,7 +78,7 @@ mod surface {
                 seed: clock::random_seed(),
                 ..defaults
             };
-            WasmSession { driver: Driver::new(config, fetch_access_token, on_output, &name, cross_tab, &storage) }
+            WasmSession { driver: Driver::new(config, fetch_access_token, on_output, &name, cross_tab, &storage, &early_lock) }
         }
 
         /// `initial_token`: the token the page was rendered with (`initialToken`), or `undefined`.
@@ -89,6 +90,19 @@ mod surface {
                 Bounded::NotText => None,
             };
             self.driver.start(initial_token);
+        }
+
+        /// A peer's message heard before the session existed (the head start's), in order, before `start`.
+        #[wasm_bindgen(js_name = peerMessage)]
+        pub fn peer_message(&self, text: JsValue) {
+            self.driver.peer_message(&text);
+        }
+
+        /// The fetch being performed is answered by a call made at `began_at`, before the session
+        /// existed; false when the core refuses it (the driver then calls the callback anew).
+        #[wasm_bindgen(js_name = backdateFetch)]
+        pub fn backdate_fetch(&self, began_at: f64) -> bool {
+            self.driver.backdate_fetch(millis(began_at, u64::MAX))
         }
 
         /// Cross-tab messages ignored as malformed (a diagnostics counter).

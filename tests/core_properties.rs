@@ -871,7 +871,14 @@ impl Fuzz {
                 self.held.remove(&op);
                 self.call(Call::Gate, |_, _| {});
             }
-            87..=90 => self.call(Call::Wake, |s, now| s.handle_wake(now)),
+            87 => {
+                // A driver's head start claiming the fetch under way (accepted or not, no outputs).
+                let began_at = self.now().saturating_sub(self.rng.below(5_000));
+                let accepted = self.h.session.backdate_fetch(began_at);
+                self.history.push(format!("  backdate_fetch({began_at}) -> {accepted}"));
+                assert_eq!(self.h.session.poll(), None, "backdate_fetch produced outputs");
+            }
+            88..=90 => self.call(Call::Wake, |s, now| s.handle_wake(now)),
             91..=93 => self.call(Call::Timeout, |s, now| s.handle_timeout(now)),
             94..=95 => self.call(Call::SignOut, |s, now| s.sign_out(now)),
             96..=98 => self.call(Call::Start, |s, now| s.start(now)),

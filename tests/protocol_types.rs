@@ -67,3 +67,11 @@ fn trace_kinds_match_the_core() {
     }
     assert_eq!(union_members(&protocol(), "CoreTraceKind"), names(&all, TraceKind::as_str));
 }
+
+#[test]
+fn the_early_request_is_the_cores_request() {
+    let source = protocol();
+    let start = source.find("export const PEER_REQUEST = '").expect("protocol.ts defines PEER_REQUEST") + "export const PEER_REQUEST = '".len();
+    let literal = &source[start..start + source[start..].find('\'').expect("the literal ends with '")];
+    assert_eq!(literal, authlane::core::PeerMessage::Request.encode());
+}

@@ -8,6 +8,7 @@ import { unwrapClient, wrapClient, type ConvexLikeClient, type SessionPort } fro
 import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
 import { backendAddress, crossTabName } from "./app-name.js";
+import { startHead, type HeadStart } from "./head-start.js";
 import { TokenNeed, type AuthStatus, type Output } from "./protocol.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
@@ -208,8 +209,22 @@ export function createAuth(options: AuthOptions): Auth {
   let nextOperation = 1;
   /** Clients reporting verdicts (wrapped clients, graphql-ws sockets), replayed to a late session. */
   let attachedClients = 0;
-  /** The address of the first client wrapped before the session started: names it by default. */
+  /** The address of the first client wrapped before the app's name was fixed: names it by default. */
   let backend: string | undefined;
+  /** The cross-tab name (also the storage key's), fixed at its first use: the head start's or the session's. */
+  let name: string | null = null;
+  const appName = () =>
+    (name ??= crossTabName(resolved.crossTab?.name ?? null, { address: backend, fetchAccessToken: resolved.fetchAccessToken }));
+  /** Peers heard, the lock taken and the first fetch begun while the module loads (head-start.ts). */
+  let headStart: HeadStart | null = null;
+  // A microtask later, so that a client wrapped right after `createAuth` names the app (app-name.ts).
+  if (inBrowser() && resolved.crossTab) {
+    const { lockTimeoutMs } = resolved.crossTab;
+    queueMicrotask(() => {
+      if (disposed || session || failure) return;
+      headStart = startHead(appName(), lockTimeoutMs, resolved.storage === "memory", resolved.fetchAccessToken);
+    });
+  }
 
   let settle: (first: AuthSnapshot) => void = () => {};
   const settled = new Promise<AuthSnapshot>((resolve) => (settle = resolve));
@@ -328,6 +343,7 @@ export function createAuth(options: AuthOptions): Auth {
   const fail = (error: AuthlaneError) => {
     if (failure || disposed) return;
     failure = error;
+    headStart?.cancel();
     const ending = session;
     session = null;
     // Later: this may run inside a call from that very session.
@@ -366,20 +382,23 @@ export function createAuth(options: AuthOptions): Auth {
             fail(trap);
             throw trap;
           }
+          const earlyMessages = headStart?.takeMessages() ?? [];
+          const backdate = (startedAt: number) => use((current) => current.backdateFetch(startedAt)) === true;
           try {
             session = intoWasm(
               () =>
                 new WasmSession(
-                  resolved.fetchAccessToken,
+                  headStart ? headStart.fetchAccessToken(backdate) : resolved.fetchAccessToken,
                   onOutput,
                   resolved.refreshLeewayMs,
                   expectAuth,
                   resolved.signedOutOperations === "reject",
                   resolved.fetchTimeoutMs,
                   resolved.crossTab !== null,
-                  crossTabName(resolved.crossTab?.name ?? null, { address: backend, fetchAccessToken: resolved.fetchAccessToken }),
+                  appName(),
                   resolved.crossTab?.lockTimeoutMs ?? 0,
                   resolved.storage,
+                  headStart?.lock,
                 ),
             );
           } catch (error) {
@@ -396,7 +415,10 @@ export function createAuth(options: AuthOptions): Auth {
               operation?.release();
             }
           }
+          // Peers heard while the module loaded, after the recorded sign-out (recalled at construction).
+          for (const message of earlyMessages) use((current) => current.peerMessage(message));
           use((current) => current.start(resolved.initialToken));
+          headStart?.started();
           for (const request of pendingRequests.splice(0)) request();
           if (failure) throw failure;
         },
@@ -484,7 +506,7 @@ export function createAuth(options: AuthOptions): Auth {
       return token;
     },
     wrap(client) {
-      if (!session) backend ??= backendAddress(client);
+      if (name === null) backend ??= backendAddress(client);
       return wrapClient(port, client);
     },
     unwrap(client) {
@@ -499,6 +521,7 @@ export function createAuth(options: AuthOptions): Auth {
       if (disposed) return;
       disposed = true;
       stopWatchingTraps();
+      headStart?.cancel();
       const ending = session;
       session = null;
       if (ending && !moduleTrap()) {

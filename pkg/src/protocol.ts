@@ -65,3 +65,9 @@ export type Output =
       code: CoreErrorCode | null;
       detail: string | null;
     };
+
+/**
+ * `PeerMessage::Request.encode()` in src/core/peer_message.rs: how a tab asks the app's other tabs
+ * for their token. The head start (head-start.ts) sends it before the core exists.
+ */
+export const PEER_REQUEST = '{"v":1,"kind":"request"}';

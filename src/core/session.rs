@@ -172,7 +172,8 @@ enum Lifecycle {
 ///   [`refresh_at`](Self::refresh_at), [`is_holding_operations`](Self::is_holding_operations).
 /// - **Inputs** (`handle_*`, each taking `now`): [`handle_fetch_result`](Self::handle_fetch_result),
 ///   [`handle_token_request`](Self::handle_token_request), [`handle_server_verdict`](Self::handle_server_verdict),
-///   [`handle_timeout`](Self::handle_timeout), [`handle_wake`](Self::handle_wake).
+///   [`handle_timeout`](Self::handle_timeout), [`handle_wake`](Self::handle_wake), and from a driver
+///   that starts the first fetch before the session exists, [`backdate_fetch`](Self::backdate_fetch).
 /// - **Mutators**: [`start`](Self::start), [`attach_client`](Self::attach_client), [`detach_client`](Self::detach_client),
 ///   [`submit_operation`](Self::submit_operation), [`cancel_operation`](Self::cancel_operation),
 ///   [`sign_out`](Self::sign_out), [`dispose`](Self::dispose).

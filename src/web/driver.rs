@@ -44,7 +44,8 @@ pub struct Driver {
 impl Driver {
     /// `name`: the app's name, for its lock, channel and storage keys; `cross_tab`: coordinate
     /// with its other tabs (otherwise this tab works alone). `storage`: where to persist the
-    /// token (see [`TokenStore::resolve`]).
+    /// token (see [`TokenStore::resolve`]). `early_lock`: the refresh lock taken before the
+    /// session existed, for its first request (see `locks.js`), or `undefined`.
     pub fn new(
         mut config: Config,
         fetch_access_token: Function,
@@ -52,6 +53,7 @@ impl Driver {
         name: &str,
         cross_tab: bool,
         storage: &JsValue,
+        early_lock: &JsValue,
     ) -> Rc<Driver> {
         let store = TokenStore::resolve(storage, name);
         config.cross_tab = cross_tab;
@@ -84,12 +86,19 @@ impl Driver {
             },
         ));
         if cross_tab {
-            *driver.coordination.borrow_mut() = Some(driver.coordinate(name));
+            let coordination = driver.coordinate(name, early_lock);
+            // The app's recorded sign-out comes first: no token from before it, not even one a
+            // peer offered before the session existed, may sign this tab in.
+            let recorded = coordination.channel.last_sign_out();
+            if recorded > 0.0 {
+                driver.session.borrow_mut().recall_sign_out(recorded as Millis);
+            }
+            *driver.coordination.borrow_mut() = Some(coordination);
         }
         driver
     }
 
-    fn coordinate(&self, name: &str) -> Coordination {
+    fn coordinate(&self, name: &str, early_lock: &JsValue) -> Coordination {
         let (granted, lost, message) = (self.this.clone(), self.this.clone(), self.this.clone());
         let on_granted = Closure::wrap(Box::new(move |id: f64, uncontended: bool| {
             let grant = if uncontended { LockGrant::Uncontended } else { LockGrant::MaybeContended };
@@ -104,12 +113,11 @@ impl Driver {
         }) as Box<dyn FnMut(f64)>);
         let on_message = Closure::wrap(Box::new(move |text: JsValue| {
             if let Some(driver) = message.upgrade() {
-                let text = bounded_record(&text).unwrap_or_default();
-                driver.with_session(|session, now| session.handle_peer_message(now, &text));
+                driver.peer_message(&text);
             }
         }) as Box<dyn FnMut(JsValue)>);
         Coordination {
-            lock: RefreshLock::new(name, on_granted.as_ref().unchecked_ref(), on_lost.as_ref().unchecked_ref()),
+            lock: RefreshLock::new(name, on_granted.as_ref().unchecked_ref(), on_lost.as_ref().unchecked_ref(), early_lock),
             channel: PeerChannel::new(name, on_message.as_ref().unchecked_ref()),
             _on_granted: on_granted,
             _on_lost: on_lost,
@@ -117,13 +125,10 @@ impl Driver {
         }
     }
 
-    /// Starts the session, first recalling the app's recorded sign-out, backoff and clock, then offering the token the
-    /// page was rendered with, and restoring a persisted token record when there is a store.
+    /// Starts the session: first the app's stored backoff and clock, then the token the page was
+    /// rendered with, then a persisted token record when there is a store. (The recorded sign-out
+    /// was recalled at construction, before any peer message heard early.)
     pub fn start(&self, initial_token: Option<String>) {
-        let recorded = self.coordination.borrow().as_ref().map_or(0.0, |c| c.channel.last_sign_out());
-        if recorded > 0.0 {
-            self.with_session(|session, _| session.recall_sign_out(recorded as Millis));
-        }
         for slot in Slot::ALL {
             let record = self.coordination.borrow().as_ref().and_then(|c| bounded_record(&c.channel.recall(slot.as_str())));
             if let Some(record) = record {
@@ -146,6 +151,17 @@ impl Driver {
                 driver.with_session(|session, now| session.start(now));
             }
         });
+    }
+
+    /// See [`Session::backdate_fetch`]; it produces no outputs, so there is nothing to perform.
+    pub fn backdate_fetch(&self, began_at: Millis) -> bool {
+        self.session.borrow_mut().backdate_fetch(began_at)
+    }
+
+    /// A message from a peer (or one heard before the session existed), as received.
+    pub fn peer_message(&self, text: &JsValue) {
+        let text = bounded_record(text).unwrap_or_default();
+        self.with_session(|session, now| session.handle_peer_message(now, &text));
     }
 
     /// Runs one input or mutator against the session, then performs what it produced.

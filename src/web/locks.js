@@ -7,6 +7,9 @@
 // `uncontended` is true only when the lock was free, with nobody queued, at the moment this tab
 // asked, and no other tab of the app was there to answer its request for a token (the session
 // then skips its peer grace); the lease cannot tell, so it always says false.
+// `early`, when given, is the lock a tab took before its session existed (pkg/src/head-start.ts):
+// `{ claim(): Promise<{ uncontended, release(), onLost(callback) } | null>, decline() }`. The first
+// request (not a steal) is answered from it, and only if it yields nothing does it go to the lock.
 
 const LEASE_TTL_MS = 5000;
 const LEASE_RENEW_MS = 1500;
@@ -18,8 +21,9 @@ const LEASE_SETTLE_MS = 120;
 const LEASE_JITTER_MS = 60;
 
 export class RefreshLock {
-  constructor(name, onGranted, onLost) {
+  constructor(name, onGranted, onLost, early) {
     this.name = `authlane:${name}`;
+    this.early = early ?? null;
     this.onGranted = onGranted;
     this.onLost = onLost;
     /** id → AbortController of a request not granted yet */
@@ -36,8 +40,31 @@ export class RefreshLock {
   acquire(id, steal) {
     if (this.webLocks) this.announcePresence();
     this.abandon(id);
-    if (this.webLocks) this.acquireWebLock(id, steal);
+    const early = this.takeEarly();
+    if (early && !steal) this.acquireEarly(id, early);
+    else if (this.webLocks) this.acquireWebLock(id, steal);
     else this.acquireLease(id, steal);
+    if (early && steal) early.decline();
+  }
+
+  takeEarly() {
+    const early = this.early;
+    this.early = null;
+    return early;
+  }
+
+  acquireEarly(id, early) {
+    const controller = new AbortController();
+    this.pending.set(id, controller);
+    early.claim().then((grant) => {
+      if (grant) {
+        grant.onLost(() => this.lost(id, null));
+        this.granted(id, grant.release, grant.uncontended);
+      } else if (this.pending.get(id) === controller) {
+        this.pending.delete(id);
+        this.acquireWebLock(id, false);
+      }
+    });
   }
 
   release(id) {
@@ -50,6 +77,7 @@ export class RefreshLock {
   /** Gives back everything (the page is going away; the next acquire announces it again). */
   releaseAll() {
     for (const id of [...this.pending.keys(), ...this.held.keys()]) this.release(id);
+    this.takeEarly()?.decline();
     if (this.leavePresence) this.leavePresence();
     this.leavePresence = null;
   }

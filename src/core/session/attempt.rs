@@ -62,6 +62,24 @@ impl Session {
         }
     }
 
+    /// Input: the driver answered the `FetchToken` it is performing with a call of the app's
+    /// callback made ahead of the session, at `began_at` (while the WebAssembly module loaded,
+    /// under the refresh lock the session was then handed). The fetch counts from then, so a
+    /// sign-out after `began_at` drops its token as it drops any older fetch's. Refused — the driver
+    /// calls the callback anew, once the early call has settled — unless the attempt in flight is
+    /// an unforced fetch still out, no sign-out this tab knows of came after `began_at`, and
+    /// `began_at` is not later than the fetch itself.
+    pub fn backdate_fetch(&mut self, began_at: Millis) -> bool {
+        let (signed_out_at, disposed) = (self.signed_out_at, self.is_disposed());
+        let Some(in_flight) = self.in_flight.as_mut().filter(|f| !f.force && !disposed) else { return false };
+        let fetching = matches!(in_flight.phase, FetchPhase::Fetching(_));
+        if !fetching || began_at <= signed_out_at || began_at > in_flight.fetch_started_at {
+            return false;
+        }
+        in_flight.fetch_started_at = began_at;
+        true
+    }
+
     pub(super) fn handle_fetch_outcome(&mut self, now: Millis, in_flight: InFlight, outcome: FetchOutcome) {
         match outcome {
             FetchOutcome::SignedOut => {

@@ -2,8 +2,8 @@
 // wrapped by authlane, started as the page's script runs, as an app would. It records, in ms from
 // navigation start, when the script ran, when the token fetches started and ended, authlane's own
 // milestones (module ready, lock, acceptance) and the first query result computed with the user's
-// identity. The token comes from the devserver's /debug/sign, a provider answering from its session
-// (one round trip per call, no rotation), so bare tabs can fetch as often as convex asks.
+// identity. The token comes from a second devserver's /debug/mint, a provider answering from its
+// session (one round trip per call, no rotation), so bare tabs can fetch as often as convex asks.
 import { ConvexClient } from "convex/browser";
 import { anyApi } from "convex/server";
 import { createAuth } from "authlane";
@@ -14,23 +14,28 @@ const sinceNavigation = (epochMs) => epochMs - performance.timeOrigin;
 const marks = { script: now(), fetches: [], trace: {}, firstResult: null };
 window.marks = marks;
 
+// The provider: another devserver on its own origin (?provider=), minting with its own key
+// (CORS, a simple request: no preflight).
+const provider = new URLSearchParams(location.search).get("provider");
+
 async function fetchAccessToken() {
   const fetch_ = { start: now(), end: null };
   marks.fetches.push(fetch_);
   const exp = Math.floor(Date.now() / 1000) + 600;
-  const response = await fetch("/debug/sign", {
+  const response = await fetch(`${provider}/debug/mint`, {
     method: "POST",
-    body: JSON.stringify({ iss: location.origin, sub: SUBJECT, aud: "convex", iat: exp - 600, exp }),
+    body: JSON.stringify({ claims: { iss: provider, sub: SUBJECT, aud: "convex", iat: exp - 600, exp } }),
   });
   const { token } = await response.json();
   fetch_.end = now();
   return token;
 }
 
-const mode = new URLSearchParams(location.search).get("mode");
+// Each mode is its own bundle (scripts/bench-startup.js defines BENCH_MODE), so the bare page
+// neither downloads nor compiles authlane's module.
 const options = { unsavedChangesWarning: false };
 let client;
-if (mode === "authlane") {
+if (BENCH_MODE === "authlane") {
   const auth = createAuth({
     fetchAccessToken,
     expectAuth: true,
