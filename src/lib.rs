@@ -4,10 +4,9 @@
 //! driver, and the `#[wasm_bindgen]` surface below exist only on wasm32. The surface is thin:
 //! argument conversion and one call into the driver per method.
 //!
-//! The wasm build is `no_std` (+ `alloc`): with its own panic handler and allocator the module
-//! carries neither std's panic-message formatting nor dlmalloc. The core is written against
-//! `core`/`alloc` only, so native builds and tests use std as usual.
-#![cfg_attr(target_arch = "wasm32", no_std)]
+//! The wasm build links std (serde-wasm-bindgen and gloo-timers need it) but keeps its own
+//! allocator (src/web/allocator.rs) in place of std's dlmalloc. The core is written against
+//! `core`/`alloc` only.
 
 extern crate alloc;
 
@@ -15,18 +14,10 @@ pub mod core;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-/// What `std` would provide on wasm32: an allocator, and a panic handler that traps without
-/// formatting (the core is panic-free by test; a trap here would be a bug, not an error path).
+/// The allocator std would bring is ~8 KB of dlmalloc; the session's allocations are few and small.
 #[cfg(target_arch = "wasm32")]
-mod wasm_runtime {
-    #[global_allocator]
-    static ALLOCATOR: crate::web::allocator::SizeClassAllocator = crate::web::allocator::SizeClassAllocator::new();
-
-    #[panic_handler]
-    fn panic(_: &::core::panic::PanicInfo) -> ! {
-        ::core::arch::wasm32::unreachable()
-    }
-}
+#[global_allocator]
+static ALLOCATOR: crate::web::allocator::SizeClassAllocator = crate::web::allocator::SizeClassAllocator::new();
 
 #[cfg(target_arch = "wasm32")]
 mod surface {
@@ -173,7 +164,7 @@ mod surface {
     /// `{ code: "malformed_token", message }` for anything that is not a JWT.
     #[wasm_bindgen(js_name = decodeToken)]
     pub fn decode_token(token: &str) -> Result<JsValue, JsValue> {
-        match core::decode(token) {
+        match core::token::decode_with(&crate::web::json::BrowserJson, token) {
             Ok(decoded) => {
                 let out: Object = claims_object(&decoded.claims).unchecked_into();
                 set(&out, "alg", decoded.header.alg.map(JsValue::from));

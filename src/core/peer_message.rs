@@ -11,8 +11,9 @@ use alloc::string::String;
 
 use serde::{Deserialize, Serialize};
 
+use super::json_text::JsonText;
 use super::token::MAX_TOKEN_LEN;
-use super::wire_value::{parse_object, WireValue};
+use super::wire_value::WireValue;
 use super::Millis;
 
 /// Bumped on any incompatible change; other versions are ignored, so mixed deployments
@@ -42,27 +43,27 @@ pub enum PeerMessageError {
 
 /// A message as it is sent: `{"v":1,"at":…,"kind":…,"token":…,"expiresAt":…}`.
 #[derive(Serialize)]
-struct Outgoing<'a> {
-    v: u64,
+pub struct Outgoing<'a> {
+    pub v: u64,
     #[serde(skip_serializing_if = "is_zero")]
-    at: Millis,
-    kind: &'static str,
+    pub at: Millis,
+    pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<&'a str>,
+    pub token: Option<&'a str>,
     #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
-    expires_at: Option<Millis>,
+    pub expires_at: Option<Millis>,
 }
 
-/// A message as it is received: every member read as whatever type it has, checked in [`PeerMessage::decode_with_time`].
+/// A message as it is received: every member read as whatever type it has, checked in [`PeerMessage::read`].
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Incoming {
-    v: WireValue,
-    at: WireValue,
-    kind: WireValue,
-    token: WireValue,
+pub struct Incoming {
+    pub v: WireValue,
+    pub at: WireValue,
+    pub kind: WireValue,
+    pub token: WireValue,
     #[serde(rename = "expiresAt")]
-    expires_at: WireValue,
+    pub expires_at: WireValue,
 }
 
 fn is_zero(at: &Millis) -> bool {
@@ -70,32 +71,47 @@ fn is_zero(at: &Millis) -> bool {
 }
 
 impl PeerMessage {
-    /// Encodes without a time (`at` 0: older than any sign-out).
+    /// Encodes without a time (`at` 0: older than any sign-out), with serde_json.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn encode(&self) -> String {
         self.encode_at(0)
     }
 
+    /// [`Self::write`] with serde_json (native builds).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn encode_at(&self, at: Millis) -> String {
+        self.write(&super::json_text::SerdeJson, at)
+    }
+
+    /// [`Self::read`] with serde_json (native builds).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn decode(text: &str) -> Result<PeerMessage, PeerMessageError> {
+        Self::read(&super::json_text::SerdeJson, text).map(|(_, message)| message)
+    }
+
+    /// [`Self::read`] with serde_json (native builds).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn decode_with_time(text: &str) -> Result<(Millis, PeerMessage), PeerMessageError> {
+        Self::read(&super::json_text::SerdeJson, text)
+    }
+
+    /// The message's text, stamped with the time `at`.
+    pub fn write(&self, json: &dyn JsonText, at: Millis) -> String {
         let (kind, token, expires_at) = match self {
             PeerMessage::Token { token, expires_at } => ("token", Some(token.as_str()), *expires_at),
             PeerMessage::Request => ("request", None, None),
             PeerMessage::Holding => ("holding", None, None),
             PeerMessage::SignedOut => ("signed_out", None, None),
         };
-        // Serializing plain strings and integers into memory cannot fail.
-        serde_json::to_string(&Outgoing { v: WIRE_VERSION, at, kind, token, expires_at }).unwrap_or_default()
+        json.write_peer_message(&Outgoing { v: WIRE_VERSION, at, kind, token, expires_at })
     }
 
-    pub fn decode(text: &str) -> Result<PeerMessage, PeerMessageError> {
-        Self::decode_with_time(text).map(|(_, message)| message)
-    }
-
-    /// Decodes a message and its time `at` (0 when absent).
-    pub fn decode_with_time(text: &str) -> Result<(Millis, PeerMessage), PeerMessageError> {
+    /// Decodes a message (its JSON read by `json`) and its time `at` (0 when absent).
+    pub fn read(json: &dyn JsonText, text: &str) -> Result<(Millis, PeerMessage), PeerMessageError> {
         if text.len() > MAX_TOKEN_LEN + 256 {
             return Err(PeerMessageError::BadField);
         }
-        let incoming: Incoming = parse_object(text.as_bytes()).map_err(|_| PeerMessageError::NotJson)?;
+        let incoming = json.read_peer_message(text).map_err(|_| PeerMessageError::NotJson)?;
         if incoming.v != WireValue::Unsigned(WIRE_VERSION) {
             return Err(PeerMessageError::WrongVersion);
         }

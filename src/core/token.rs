@@ -14,7 +14,8 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::errors::{Segment, TokenError};
-use super::wire_value::{parse_object, WireValue};
+use super::json_text::JsonText;
+use super::wire_value::{ObjectError, WireValue};
 
 /// Longer inputs are refused before any decoding work.
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
@@ -69,20 +70,27 @@ pub struct DecodedToken {
 /// (0.6 KB less gzip). Unknown members, and each segment's members the other one has, go unused.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct WireSegment {
-    alg: WireValue,
-    kid: WireValue,
-    typ: WireValue,
-    exp: WireValue,
-    iat: WireValue,
-    nbf: WireValue,
-    iss: WireValue,
-    sub: WireValue,
-    aud: WireValue,
+pub struct WireSegment {
+    pub alg: WireValue,
+    pub kid: WireValue,
+    pub typ: WireValue,
+    pub exp: WireValue,
+    pub iat: WireValue,
+    pub nbf: WireValue,
+    pub iss: WireValue,
+    pub sub: WireValue,
+    pub aud: WireValue,
 }
 
-/// Decodes a compact JWS (`header.claims.signature`). Never panics, whatever the input.
+/// [`decode_with`] serde_json (native builds: tests, the fuzzer, examples).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn decode(token: &str) -> Result<DecodedToken, TokenError> {
+    decode_with(&super::json_text::SerdeJson, token)
+}
+
+/// Decodes a compact JWS (`header.claims.signature`), its segments' JSON read by `json`. Never
+/// panics, whatever the input.
+pub fn decode_with(json: &dyn JsonText, token: &str) -> Result<DecodedToken, TokenError> {
     if token.is_empty() {
         return Err(TokenError::Empty);
     }
@@ -95,8 +103,8 @@ pub fn decode(token: &str) -> Result<DecodedToken, TokenError> {
     else {
         return Err(TokenError::SegmentCount);
     };
-    let header = segment(header, Segment::Header)?;
-    let claims = segment(claims, Segment::Claims)?;
+    let header = segment(json, header, Segment::Header)?;
+    let claims = segment(json, claims, Segment::Claims)?;
     // Header parameters of another type are left unset rather than rejected: nothing here depends on them.
     let text = |value: WireValue| match value {
         WireValue::String(text) => Some(text),
@@ -120,9 +128,10 @@ pub fn decode(token: &str) -> Result<DecodedToken, TokenError> {
     })
 }
 
-fn segment(text: &str, which: Segment) -> Result<WireSegment, TokenError> {
+fn segment(json: &dyn JsonText, text: &str, which: Segment) -> Result<WireSegment, TokenError> {
     let bytes = SEGMENT.decode(text).map_err(|_| TokenError::Base64(which))?;
-    parse_object(&bytes).map_err(|error| TokenError::Json(which, error))
+    let text = core::str::from_utf8(&bytes).map_err(|_| TokenError::Json(which, ObjectError::Syntax))?;
+    json.read_segment(text).map_err(|error| TokenError::Json(which, error))
 }
 
 /// RFC 7519 §2: a NumericDate is a JSON number of seconds and "can represent non-integer values";

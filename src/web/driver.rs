@@ -12,6 +12,7 @@ use super::bounded::bounded_record;
 use super::channel::PeerChannel;
 use super::clock::now;
 use super::fetch::call_fetch_access_token;
+use super::json::BrowserJson;
 use super::locks::RefreshLock;
 use super::storage::TokenStore;
 use super::timer::DeadlineTimer;
@@ -56,7 +57,7 @@ impl Driver {
         config.cross_tab = cross_tab.is_some();
         config.persist = store.is_some();
         let driver = Rc::new_cyclic(|this: &Weak<Driver>| Driver {
-            session: RefCell::new(Session::new(config)),
+            session: RefCell::new(Session::with_json(config, &BrowserJson)),
             fetch_access_token,
             on_output,
             timer: RefCell::default(),

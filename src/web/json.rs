@@ -1,0 +1,131 @@
+//! The browser's JSON for the core ([`JsonText`]): `JSON.parse` reads tokens' segments and peers'
+//! messages, serde-wasm-bindgen and `JSON.stringify` write peer messages. No JSON parser is
+//! compiled into the module (serde_json's was 11.8 KB of code and most of 5.3 KB of tables).
+//!
+//! The parsed value reaches the core's serde-derived structs through [`Parsed`], a deserializer
+//! whose error carries no message. serde-wasm-bindgen's own `Deserializer` would do the same job,
+//! but its type errors format the unexpected value, which links `f64`'s `Display` (13.9 KB of
+//! code; measured +11 KB gzip in all), for values `JSON.parse` never produces.
+
+use alloc::string::String;
+
+use js_sys::{Array, Object, Reflect, JSON};
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use wasm_bindgen::prelude::*;
+
+use crate::core::json_text::JsonText;
+use crate::core::peer_message::{Incoming, Outgoing};
+use crate::core::token::WireSegment;
+use crate::core::wire_value::{read_object, Dropped, ObjectError};
+
+#[derive(Debug)]
+pub struct BrowserJson;
+
+impl JsonText for BrowserJson {
+    fn read_segment(&self, json: &str) -> Result<WireSegment, ObjectError> {
+        read(json)
+    }
+
+    fn read_peer_message(&self, json: &str) -> Result<Incoming, ObjectError> {
+        read(json)
+    }
+
+    fn write_peer_message(&self, message: &Outgoing) -> String {
+        // Plain strings and integers below 2^53 always serialize and stringify.
+        serde_wasm_bindgen::to_value(message)
+            .ok()
+            .and_then(|value| JSON::stringify(&value).ok())
+            .map(String::from)
+            .unwrap_or_default()
+    }
+}
+
+fn read<T: DeserializeOwned>(json: &str) -> Result<T, ObjectError> {
+    let value = JSON::parse(json).map_err(|_| ObjectError::Syntax)?;
+    read_object(Parsed(value))
+}
+
+/// A value `JSON.parse` returned: null, a boolean, a number, a string, an array or a plain object.
+pub struct Parsed(JsValue);
+
+/// The largest integer a JavaScript number holds exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+impl<'de> Deserializer<'de> for Parsed {
+    type Error = Dropped;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Dropped> {
+        let value = self.0;
+        if let Some(number) = value.as_f64() {
+            // Whole non-negative numbers are integers (NumericDates, times); the rest are floats,
+            // which the core range-checks (a negative or fractional time is refused there).
+            if (0.0..=MAX_SAFE_INTEGER).contains(&number) && number == (number as u64) as f64 {
+                visitor.visit_u64(number as u64)
+            } else {
+                visitor.visit_f64(number)
+            }
+        } else if let Some(text) = value.as_string() {
+            visitor.visit_string(text)
+        } else if let Some(flag) = value.as_bool() {
+            visitor.visit_bool(flag)
+        } else if Array::is_array(&value) {
+            visitor.visit_seq(Items { array: value.unchecked_into(), next: 0 })
+        } else if value.is_object() {
+            let keys = Object::keys(value.unchecked_ref::<Object>());
+            visitor.visit_map(Members { object: value, keys, next: 0 })
+        } else {
+            visitor.visit_unit()
+        }
+    }
+
+    /// Skipped values are not walked: nothing below them is read, whatever their depth.
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Dropped> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+    }
+}
+
+struct Items {
+    array: Array,
+    next: u32,
+}
+
+impl<'de> SeqAccess<'de> for Items {
+    type Error = Dropped;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Dropped> {
+        if self.next >= self.array.length() {
+            return Ok(None);
+        }
+        let item = self.array.get(self.next);
+        self.next += 1;
+        seed.deserialize(Parsed(item)).map(Some)
+    }
+}
+
+struct Members {
+    object: JsValue,
+    keys: Array,
+    next: u32,
+}
+
+impl<'de> MapAccess<'de> for Members {
+    type Error = Dropped;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Dropped> {
+        if self.next >= self.keys.length() {
+            return Ok(None);
+        }
+        seed.deserialize(Parsed(self.keys.get(self.next))).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Dropped> {
+        let key = self.keys.get(self.next);
+        self.next += 1;
+        seed.deserialize(Parsed(Reflect::get(&self.object, &key).unwrap_or(JsValue::NULL)))
+    }
+}
