@@ -10,13 +10,13 @@
 use alloc::string::String;
 
 use js_sys::{Array, Object, Reflect, JSON};
-use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeOwned, IntoDeserializer, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use wasm_bindgen::prelude::*;
 
 use crate::core::json_text::JsonText;
 use crate::core::peer_message::{Incoming, Outgoing};
 use crate::core::token::WireSegment;
-use crate::core::wire_value::{read_object, Dropped, ObjectError};
+use crate::core::wire_value::{Dropped, ObjectError};
 
 #[derive(Debug)]
 pub struct BrowserJson;
@@ -40,9 +40,15 @@ impl JsonText for BrowserJson {
     }
 }
 
+/// The top level must be an object; its members are then read by name (the struct's fields),
+/// so unknown members are never copied into wasm. `JSON.parse` has already refused a repeated
+/// member's first value (it keeps the last), where serde_json refuses the text.
 fn read<T: DeserializeOwned>(json: &str) -> Result<T, ObjectError> {
     let value = JSON::parse(json).map_err(|_| ObjectError::Syntax)?;
-    read_object(Parsed(value))
+    if !value.is_object() || Array::is_array(&value) {
+        return Err(ObjectError::NotAnObject);
+    }
+    T::deserialize(Parsed(value)).map_err(|_| ObjectError::Syntax)
 }
 
 /// A value `JSON.parse` returned: null, a boolean, a number, a string, an array or a plain object.
@@ -83,9 +89,49 @@ impl<'de> Deserializer<'de> for Parsed {
         visitor.visit_unit()
     }
 
+    /// A derived struct names its fields: only those are looked up.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Dropped> {
+        if !self.0.is_object() {
+            // A struct reads only objects (`read` checks the top level): refused without walking.
+            return visitor.visit_unit();
+        }
+        visitor.visit_map(Fields { object: self.0, fields: fields.iter(), value: None })
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
-        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+    }
+}
+
+/// An object's members that a struct has fields for, in the struct's order; absent ones skipped.
+struct Fields {
+    object: JsValue,
+    fields: core::slice::Iter<'static, &'static str>,
+    value: Option<JsValue>,
+}
+
+impl<'de> MapAccess<'de> for Fields {
+    type Error = Dropped;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Dropped> {
+        for &field in self.fields.by_ref() {
+            let value = Reflect::get(&self.object, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED);
+            if !value.is_undefined() {
+                self.value = Some(value);
+                return seed.deserialize(field.into_deserializer()).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Dropped> {
+        seed.deserialize(Parsed(self.value.take().unwrap_or(JsValue::NULL)))
     }
 }
 
