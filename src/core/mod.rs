@@ -8,6 +8,7 @@ pub mod errors;
 pub mod gate;
 pub mod json_text;
 pub mod peer_message;
+pub mod protocol;
 pub mod session;
 pub mod state;
 pub mod timers;
