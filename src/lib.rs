@@ -28,16 +28,13 @@ mod surface {
     use wasm_bindgen::prelude::*;
 
     use crate::core::{self, Config, OpDecision, TokenNeed, Verdict};
+    use crate::web::json::to_js;
     use crate::web::{clock, driver::Driver};
 
     /// One auth session; the TypeScript `createAuth` owns it.
     #[wasm_bindgen]
     pub struct WasmSession {
         driver: Rc<Driver>,
-    }
-
-    fn millis(value: f64, fallback: u64) -> u64 {
-        if value.is_finite() && value >= 0.0 { value as u64 } else { fallback }
     }
 
     #[wasm_bindgen]
@@ -56,15 +53,15 @@ mod surface {
             lock_timeout_ms: f64,
             storage: JsValue,
         ) -> WasmSession {
-            let defaults = Config::default();
+            // Resolved and range-checked by pkg/src/options.ts (the defaults are the core's: tests/protocol_types.rs).
             let config = Config {
-                refresh_leeway_ms: millis(refresh_leeway_ms, defaults.refresh_leeway_ms),
+                refresh_leeway_ms: refresh_leeway_ms as u64,
                 expect_auth,
                 reject_held_when_signed_out,
-                fetch_timeout_ms: millis(fetch_timeout_ms, defaults.fetch_timeout_ms),
-                lock_timeout_ms: millis(lock_timeout_ms, defaults.lock_timeout_ms),
+                fetch_timeout_ms: fetch_timeout_ms as u64,
+                lock_timeout_ms: lock_timeout_ms as u64,
                 seed: clock::random_seed(),
-                ..defaults
+                ..Config::default()
             };
             WasmSession { driver: Driver::new(config, fetch_access_token, on_output, cross_tab_name, &storage) }
         }
@@ -97,9 +94,9 @@ mod surface {
             self.driver.session().refresh_at().map(|ms| ms as f64)
         }
 
-        /// The current token's registered claims, or `null`.
+        /// The current token's registered claims (`TokenClaims`), or `null`.
         pub fn claims(&self) -> JsValue {
-            self.driver.session().claims().map_or(JsValue::NULL, claims_object)
+            self.driver.session().claims().map_or(JsValue::NULL, to_js)
         }
 
         /// The current token, or `null` (pkg decodes namespaced claims from it, e.g. Hasura's, and
@@ -113,7 +110,7 @@ mod surface {
         pub fn request_token(&self, waiter: u32, need: u8, held: f64) {
             let need = match need {
                 0 => TokenNeed::Current,
-                1 => TokenNeed::NewerThan(millis(held, 0)),
+                1 => TokenNeed::NewerThan(held as u64),
                 _ => TokenNeed::Forced,
             };
             self.driver.with_session(|session, now| session.handle_token_request(now, waiter, need));
@@ -122,7 +119,7 @@ mod surface {
         #[wasm_bindgen(js_name = serverVerdict)]
         pub fn server_verdict(&self, generation: f64, accepted: bool) {
             let verdict = if accepted { Verdict::Accepted } else { Verdict::Rejected };
-            self.driver.with_session(|session, now| session.handle_server_verdict(now, millis(generation, 0), verdict));
+            self.driver.with_session(|session, now| session.handle_server_verdict(now, generation as u64, verdict));
         }
 
         #[wasm_bindgen(js_name = attachClient)]
@@ -166,7 +163,7 @@ mod surface {
     pub fn decode_token(token: &str) -> Result<JsValue, JsValue> {
         match core::token::decode_with(&crate::web::json::BrowserJson, token) {
             Ok(decoded) => {
-                let out: Object = claims_object(&decoded.claims).unchecked_into();
+                let out: Object = to_js(&decoded.claims).unchecked_into();
                 set(&out, "alg", decoded.header.alg.map(JsValue::from));
                 set(&out, "kid", decoded.header.kid.map(JsValue::from));
                 set(&out, "typ", decoded.header.typ.map(JsValue::from));
@@ -179,19 +176,6 @@ mod surface {
                 Err(out.into())
             }
         }
-    }
-
-    fn claims_object(claims: &core::Claims) -> JsValue {
-        let out = Object::new();
-        let seconds = |value: Option<u64>| value.map(|s| JsValue::from(s as f64));
-        set(&out, "iss", claims.iss.as_deref().map(JsValue::from));
-        set(&out, "sub", claims.sub.as_deref().map(JsValue::from));
-        let aud: js_sys::Array = claims.aud.iter().map(|a| JsValue::from(a.as_str())).collect();
-        set(&out, "aud", Some(aud.into()));
-        set(&out, "exp", seconds(claims.exp));
-        set(&out, "iat", seconds(claims.iat));
-        set(&out, "nbf", seconds(claims.nbf));
-        out.into()
     }
 
     fn set(target: &Object, key: &str, value: Option<JsValue>) {

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::errors::{Segment, TokenError};
 use super::json_text::JsonText;
@@ -37,7 +37,8 @@ pub struct Header {
     pub typ: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Serialized as it reaches JavaScript (`TokenClaims` in pkg/src/auth.ts): absent claims `null`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Claims {
     /// Seconds since the Unix epoch (a fractional NumericDate is floored).
     pub exp: Option<u64>,

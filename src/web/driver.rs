@@ -12,14 +12,13 @@ use super::bounded::bounded_record;
 use super::channel::PeerChannel;
 use super::clock::now;
 use super::fetch::call_fetch_access_token;
-use super::json::BrowserJson;
+use super::json::{to_js, BrowserJson};
 use super::locks::RefreshLock;
 use super::storage::TokenStore;
 use super::timer::DeadlineTimer;
 use super::wake::WakeListeners;
 use crate::core::protocol::JsOutput;
 use crate::core::{Config, LockGrant, Millis, Output, Session};
-use serde::Serialize;
 
 /// The cross-tab primitives, with the callbacks they hold into the driver.
 struct Coordination {
@@ -235,9 +234,7 @@ impl Driver {
     /// Hands JavaScript one output, an object of the `Output` union in `pkg/src/protocol.ts`
     /// (serde-wasm-bindgen; absent values as `null`, as the union spells them).
     fn emit(&self, message: &JsOutput) {
-        let serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
-        // Strings, small integers and floats always serialize.
-        let output = message.serialize(&serializer).unwrap_or(JsValue::NULL);
+        let output = to_js(message);
         // A throwing JS handler must not break the session; the TypeScript face reports its own errors.
         let _ = self.on_output.call1(&JsValue::NULL, &output);
     }

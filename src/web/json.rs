@@ -43,6 +43,12 @@ impl JsonText for BrowserJson {
 /// The top level must be an object; its members are then read by name (the struct's fields),
 /// so unknown members are never copied into wasm. `JSON.parse` has already refused a repeated
 /// member's first value (it keeps the last), where serde_json refuses the text.
+/// A Rust value as JavaScript sees it (serde-wasm-bindgen; `None` as `null`): outputs, claims.
+pub fn to_js(value: &impl serde::Serialize) -> JsValue {
+    // What crosses is strings, string lists, booleans and integers below 2^53: it always serializes.
+    value.serialize(&serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true)).unwrap_or(JsValue::NULL)
+}
+
 fn read<T: DeserializeOwned>(json: &str) -> Result<T, ObjectError> {
     let value = JSON::parse(json).map_err(|_| ObjectError::Syntax)?;
     if !value.is_object() || Array::is_array(&value) {
