@@ -98,12 +98,13 @@ pub fn decode_with(json: &dyn JsonText, token: &str) -> Result<DecodedToken, Tok
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLong);
     }
-    let mut parts = token.split('.');
-    let (Some(header), Some(claims), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // Found byte by byte: `str::split`'s pattern searcher costs 0.7 KB of wasm for one ASCII byte.
+    let mut dots = token.bytes().enumerate().filter(|&(_, byte)| byte == b'.').map(|(at, _)| at);
+    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
         return Err(TokenError::SegmentCount);
     };
+    // Both bounds sit on ASCII dots, so `get` always succeeds; it just keeps slicing panics out.
+    let (header, claims) = (token.get(..first).unwrap_or_default(), token.get(first + 1..second).unwrap_or_default());
     let header = segment(json, header, Segment::Header)?;
     let claims = segment(json, claims, Segment::Claims)?;
     // Header parameters of another type are left unset rather than rejected: nothing here depends on them.
