@@ -47,10 +47,15 @@ function limits() {
 
 const parts = [wasm.subarray(0, 8)];
 let renamed = 0;
+let exported = 0;
 while (at < wasm.length) {
   const id = wasm[at++];
   const size = leb();
   const start = at;
+  if (id === 7) {
+    parts.push(exportSection(start, size));
+    continue;
+  }
   if (id !== 2) {
     parts.push(Buffer.from([id, ...encodeLeb(size)]), wasm.subarray(start, start + size));
     at = start + size;
@@ -84,6 +89,28 @@ while (at < wasm.length) {
   if (at !== start + size) throw new Error("import section not fully read");
   parts.push(Buffer.from([id, ...encodeLeb(body.length)]), Buffer.from(body));
 }
+/** The export section with every export the glue reaches as `wasm.<name>` renamed (`memory` stays: tests instrument it by name). */
+function exportSection(start, size) {
+  const body = [];
+  const count = leb();
+  body.push(...encodeLeb(count));
+  for (let i = 0; i < count; i++) {
+    const field = name();
+    const kind = wasm[at++];
+    const index = leb();
+    let short = field;
+    const uses = new RegExp(`\\bwasm\\.${field}\\b`, "g");
+    if (field !== "memory" && uses.test(glue)) {
+      short = `x${(exported++).toString(36)}`;
+      glue = glue.replace(uses, `wasm.${short}`);
+    }
+    const encoded = Buffer.from(short, "utf8");
+    body.push(...encodeLeb(encoded.length), ...encoded, kind, ...encodeLeb(index));
+  }
+  if (at !== start + size) throw new Error("export section not fully read");
+  return Buffer.concat([Buffer.from([7, ...encodeLeb(body.length)]), Buffer.from(body)]);
+}
+
 writeFileSync(wasmPath, Buffer.concat(parts));
 writeFileSync(gluePath, glue);
-console.log(`minify-imports: ${renamed} import names shortened`);
+console.log(`minify-imports: ${renamed} import and ${exported} export names shortened`);
