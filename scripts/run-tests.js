@@ -32,6 +32,7 @@ const MARKER = "AUTHLANE_TEST_RUN";
 const FILES = {
   "tests/browser/cross-tab.test.js": { lane: "timed", limit: 240 },
   "tests/browser/peer-grace.test.js": { lane: "timed", limit: 90 },
+  "tests/browser/one-app.test.js": { lane: "timed", limit: 240 },
   "tests/browser/lifecycle.test.js": { lane: "free", limit: 120 },
   "tests/browser/demo.test.js": { lane: "timed", limit: 90 },
   "tests/browser/demo-convex.test.js": { lane: "timed", limit: 180 },
@@ -54,9 +55,12 @@ const FILES = {
   "tests/browser/session-edges.test.js": { lane: "free", limit: 120 },
   "tests/node/convex-token.test.js": { lane: "free", limit: 60 },
   "tests/browser/failures.test.js": { lane: "free", limit: 120 },
+  "tests/browser/peer-trust.test.js": { lane: "free", limit: 90 },
   "tests/browser/fallbacks.test.js": { lane: "timed", limit: 150 },
   "tests/frameworks/vite-dev.test.js": { lane: "free", limit: 120 },
   "tests/e2e/convex-react.test.js": { lane: "timed", limit: 300 },
+  "tests/frameworks/nextjs.test.js": { lane: "timed", limit: 240 },
+  "tests/frameworks/sveltekit.test.js": { lane: "timed", limit: 240 },
 };
 const DEFAULT_LIMIT_S = 180;
 const TIMED_CONCURRENCY = Number(process.env.AUTHLANE_TEST_CONCURRENCY ?? 2);

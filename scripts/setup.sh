@@ -53,3 +53,14 @@ if ! npm_ready; then
   npm ci --no-audit --no-fund
   echo "$lock_hash" > "$stamp"
 fi
+
+# 5. The framework apps' own toolchains (tests/frameworks/nextjs: Next.js; sveltekit: SvelteKit 2,
+# Vite 7), each from its own lockfile as a user's app installs them, with the same stamp rule.
+for app in tests/frameworks/nextjs tests/frameworks/sveltekit; do
+  app_stamp=$app/node_modules/.authlane-npm-ci
+  app_hash=$(sha256sum "$app/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$app_stamp" 2>/dev/null)" != "$app_hash" ]; then
+    (cd "$app" && npm ci --no-audit --no-fund)
+    echo "$app_hash" > "$app_stamp"
+  fi
+done

@@ -29,6 +29,7 @@ mod surface {
 
     use crate::core::{self, Config, OpDecision, TokenNeed, Verdict};
     use crate::web::json::to_js;
+    use crate::web::bounded::{bounded_string, Bounded, MAX_TOKEN_CHARS};
     use crate::web::{clock, driver::Driver};
 
     /// One auth session; the TypeScript `createAuth` owns it.
@@ -49,7 +50,8 @@ mod surface {
             expect_auth: bool,
             reject_held_when_signed_out: bool,
             fetch_timeout_ms: f64,
-            cross_tab_name: Option<String>,
+            cross_tab: bool,
+            name: String,
             lock_timeout_ms: f64,
             storage: JsValue,
         ) -> WasmSession {
@@ -63,11 +65,18 @@ mod surface {
                 seed: clock::random_seed(),
                 ..Config::default()
             };
-            WasmSession { driver: Driver::new(config, fetch_access_token, on_output, cross_tab_name, &storage) }
+            WasmSession { driver: Driver::new(config, fetch_access_token, on_output, &name, cross_tab, &storage) }
         }
 
-        pub fn start(&self) {
-            self.driver.start();
+        /// `initial_token`: the token the page was rendered with (`initialToken`), or `undefined`.
+        /// One too long to be a token is offered as empty, so it is ignored with a trace.
+        pub fn start(&self, initial_token: JsValue) {
+            let initial_token = match bounded_string(&initial_token, MAX_TOKEN_CHARS) {
+                Bounded::Text(token) => Some(token),
+                Bounded::TooLong => Some(String::new()),
+                Bounded::NotText => None,
+            };
+            self.driver.start(initial_token);
         }
 
         /// Cross-tab messages ignored as malformed (a diagnostics counter).

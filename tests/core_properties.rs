@@ -537,7 +537,8 @@ impl Fuzz {
                 | Output::ReleaseLock { .. }
                 | Output::Broadcast(_)
                 | Output::Persist(_)
-                | Output::RecordSignOut(_) => {
+                | Output::RecordSignOut(_)
+                | Output::Remember { .. } => {
                     panic!("a cross-tab or storage output without cross_tab/persist: {output:?}");
                 }
             }

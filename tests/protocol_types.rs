@@ -53,6 +53,8 @@ fn trace_kinds_match_the_core() {
         RetryScheduled, FetchSignedOut, StaleResultDropped, ServerAccepted, ServerRejected, StaleVerdictIgnored,
         OperationsHeld, OperationsReleased, OperationsRejected, LockAcquired, LockStolen, LockLost,
         LockReleasedOnTimeout, PeerTokenAdopted, StaleBroadcastIgnored, PeerMessageIgnored, PeerSignedOut, FetchSkipped,
+        InitialTokenIgnored,
+        PeerFetchFailed,
     ];
     for kind in all {
         match kind {
@@ -60,7 +62,7 @@ fn trace_kinds_match_the_core() {
             | FetchSignedOut | StaleResultDropped | ServerAccepted | ServerRejected | StaleVerdictIgnored
             | OperationsHeld | OperationsReleased | OperationsRejected | LockAcquired | LockStolen | LockLost
             | LockReleasedOnTimeout | PeerTokenAdopted | StaleBroadcastIgnored | PeerMessageIgnored | PeerSignedOut
-            | FetchSkipped => {}
+            | FetchSkipped | InitialTokenIgnored | PeerFetchFailed => {}
         }
     }
     assert_eq!(union_members(&protocol(), "CoreTraceKind"), names(&all, TraceKind::as_str));

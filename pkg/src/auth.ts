@@ -7,6 +7,7 @@ import { intoWasm, isWasmLoaded, loadWasm, moduleTrap, watchTraps, WasmSession }
 import { unwrapClient, wrapClient, type ConvexLikeClient, type SessionPort } from "./wrap.js";
 import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
+import { backendAddress, crossTabName } from "./app-name.js";
 import { TokenNeed, type AuthStatus, type Output } from "./protocol.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
@@ -31,7 +32,9 @@ export interface AuthOptions {
   /**
    * Make this origin's tabs act as one client: one refresh for all (under a Web Lock, or a
    * localStorage lease), tokens shared over BroadcastChannel, sign-out everywhere. Default on,
-   * named "default"; give each app on one origin its own `name`. `false` turns it off entirely.
+   * named after the backend (the address of a client wrapped before the session starts, else the
+   * callback's source), so sessions of different backends never share; a `name` makes every
+   * session that gives it share. `false` turns it off entirely.
    * `lockTimeoutMs` (10000): waiting longer steals the lock from a frozen holder; holding it
    * longer releases it.
    */
@@ -47,6 +50,15 @@ export interface AuthOptions {
    * event: pass `explainRefusals(authConfig)` from `authlane/diagnostics` (kept out of this bundle).
    */
   diagnostics?: RefusalExplainer;
+  /**
+   * The user's token as the server already had it (a cookie read in a server component or a
+   * SvelteKit `load`), rendered into the page: taken at start with the checks a token from another
+   * tab gets, so the session starts authenticated with no `fetchAccessToken` call. One that is not a
+   * JWT, has no `exp`, has less than `refreshLeewaySeconds` left or predates a sign-out is ignored
+   * (an `initial_token_ignored` trace) and the session fetches as usual. Short-lived tokens only, and
+   * never cache a page carrying one publicly (README, "A token from the server").
+   */
+  initialToken?: string | null;
 }
 
 /** Turns a refused token into one token-free log line and its reason code (see `authlane/diagnostics`). */
@@ -196,6 +208,8 @@ export function createAuth(options: AuthOptions): Auth {
   let nextOperation = 1;
   /** Clients reporting verdicts (wrapped clients, graphql-ws sockets), replayed to a late session. */
   let attachedClients = 0;
+  /** The address of the first client wrapped before the session started: names it by default. */
+  let backend: string | undefined;
 
   let settle: (first: AuthSnapshot) => void = () => {};
   const settled = new Promise<AuthSnapshot>((resolve) => (settle = resolve));
@@ -362,7 +376,8 @@ export function createAuth(options: AuthOptions): Auth {
                   expectAuth,
                   resolved.signedOutOperations === "reject",
                   resolved.fetchTimeoutMs,
-                  resolved.crossTab?.name,
+                  resolved.crossTab !== null,
+                  crossTabName(resolved.crossTab?.name ?? null, { address: backend, fetchAccessToken: resolved.fetchAccessToken }),
                   resolved.crossTab?.lockTimeoutMs ?? 0,
                   resolved.storage,
                 ),
@@ -381,7 +396,7 @@ export function createAuth(options: AuthOptions): Auth {
               operation?.release();
             }
           }
-          use((current) => current.start());
+          use((current) => current.start(resolved.initialToken));
           for (const request of pendingRequests.splice(0)) request();
           if (failure) throw failure;
         },
@@ -469,6 +484,7 @@ export function createAuth(options: AuthOptions): Auth {
       return token;
     },
     wrap(client) {
+      if (!session) backend ??= backendAddress(client);
       return wrapClient(port, client);
     },
     unwrap(client) {

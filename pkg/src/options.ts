@@ -16,7 +16,6 @@ export const DEFAULTS = {
   expectAuth: false,
   signedOutOperations: "run",
   fetchTimeoutMs: 30_000,
-  crossTabName: "default",
   lockTimeoutMs: 10_000,
   storage: "memory",
 } as const;
@@ -31,12 +30,14 @@ export interface ResolvedOptions {
   expectAuth: boolean;
   signedOutOperations: "run" | "reject";
   fetchTimeoutMs: number;
-  /** `null`: this tab works alone. */
-  crossTab: { name: string; lockTimeoutMs: number } | null;
+  /** `null`: this tab works alone. `name` `null`: derived from the backend (`crossTabName`). */
+  crossTab: { name: string | null; lockTimeoutMs: number } | null;
   storage: "memory" | "session" | "local" | TokenStorage;
   verbose: boolean | ((line: string) => void);
   onTrace: ((event: TraceEvent) => void) | undefined;
   diagnostics: RefusalExplainer | undefined;
+  /** `undefined` when none was given (or an empty string: a cookie that is there but empty). */
+  initialToken: string | undefined;
 }
 
 function describe(value: unknown): string {
@@ -79,7 +80,7 @@ function optionalFunction<F>(option: string, value: unknown): F | undefined {
 
 function crossTab(value: unknown): ResolvedOptions["crossTab"] {
   if (value === false) return null;
-  if (value === undefined || value === true) return { name: DEFAULTS.crossTabName, lockTimeoutMs: DEFAULTS.lockTimeoutMs };
+  if (value === undefined || value === true) return { name: null, lockTimeoutMs: DEFAULTS.lockTimeoutMs };
   if (!isPlainObject(value)) throw invalid("crossTab", "true, false or { name?, lockTimeoutMs? }", value);
   const name = value.name;
   if (name !== undefined && (typeof name !== "string" || name.length === 0)) {
@@ -93,7 +94,7 @@ function crossTab(value: unknown): ResolvedOptions["crossTab"] {
     MAX_TIMER_MS,
     `a finite number of milliseconds from ${MIN_LOCK_TIMEOUT_MS} (the lock must outlast the ${PEER_GRACE_MS} ms peer grace and a fetch) to ${MAX_TIMER_MS}`,
   );
-  return { name: name ?? DEFAULTS.crossTabName, lockTimeoutMs };
+  return { name: name ?? null, lockTimeoutMs };
 }
 
 function storage(value: unknown): ResolvedOptions["storage"] {
@@ -105,6 +106,17 @@ function storage(value: unknown): ResolvedOptions["storage"] {
     if (typeof value[method] !== "function") throw invalid(`storage.${method}`, "a function", value[method]);
   }
   return value as unknown as TokenStorage;
+}
+
+/**
+ * Only the type is checked here: what the token says (malformed, expired, too close to expiry) is
+ * judged by the core at start, which ignores a bad one with an `initial_token_ignored` trace and
+ * fetches as usual — a stale cookie must never break the page.
+ */
+function initialToken(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") throw invalid("initialToken", "a string (a JWT), null or undefined", value);
+  return value;
 }
 
 /** Checks every option and fills in the defaults; throws `invalid_argument` on the first wrong one. */
@@ -145,5 +157,6 @@ export function resolveOptions(options: AuthOptions): ResolvedOptions {
     verbose: (verbose as ResolvedOptions["verbose"] | undefined) ?? false,
     onTrace: optionalFunction("onTrace", given.onTrace),
     diagnostics: optionalFunction("diagnostics", given.diagnostics),
+    initialToken: initialToken(given.initialToken),
   };
 }

@@ -42,7 +42,9 @@ export type CoreTraceKind =
   | "stale_broadcast_ignored"
   | "peer_message_ignored"
   | "peer_signed_out"
-  | "fetch_skipped";
+  | "fetch_skipped"
+  | "initial_token_ignored"
+  | "peer_fetch_failed";
 
 /** `TokenNeed` in src/core/session.rs, as `WasmSession.requestToken` takes it (src/lib.rs). */
 export const TokenNeed = { Current: 0, NewerThan: 1, Forced: 2 } as const;

@@ -43,6 +43,12 @@ impl Backoff {
         self.attempt
     }
 
+    /// Continues a schedule shared with others that have made `attempts` attempts on it (the app's
+    /// other tabs): the next delay is that schedule's next step, never an earlier one.
+    pub fn catch_up(&mut self, attempts: u32) {
+        self.attempt = self.attempt.max(attempts);
+    }
+
     fn next_random(&mut self) -> u64 {
         let mut x = self.rng_state;
         x ^= x << 13;
@@ -77,6 +83,16 @@ mod tests {
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
+    }
+
+    #[test]
+    fn catching_up_continues_the_shared_schedule_and_never_goes_back() {
+        let mut backoff = Backoff::new(1_000, 30_000, 3);
+        backoff.catch_up(4);
+        let delay = backoff.next_delay_ms();
+        assert!((8_000..=16_000).contains(&delay), "the fifth step, not the first: {delay}");
+        backoff.catch_up(2);
+        assert_eq!(backoff.attempts(), 5);
     }
 
     #[test]

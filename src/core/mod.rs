@@ -25,7 +25,7 @@ pub use gate::{OpDecision, OpId};
 pub use json_text::SerdeJson;
 pub use json_text::JsonText;
 pub use peer_message::PeerMessage;
-pub use session::{Config, FetchId, FetchOutcome, Generation, LockGrant, LockId, Output, Session, TokenNeed, Verdict, WaiterId};
+pub use session::{Config, FetchId, FetchOutcome, Generation, LockGrant, LockId, Output, Session, Slot, TokenNeed, Verdict, WaiterId};
 pub use state::{AuthState, FetchReason, Trace, TraceKind};
 #[cfg(not(target_arch = "wasm32"))]
 pub use token::decode;

@@ -6,11 +6,13 @@
 //! Messages carry a time `at` on the machine clock the tabs share: for a token, when the fetch that
 //! produced it started; for a sign-out, when it happened. A token from before a sign-out a tab has
 //! seen cannot sign that tab back in, and a sign-out does not undo a sign-in that came after it.
+//! For a failure, when the fetch failed; for a clock reading, when it was taken.
 
 use alloc::string::String;
 
 use serde::{Deserialize, Serialize};
 
+use super::errors::ErrorCode;
 use super::json_text::JsonText;
 use super::token::MAX_TOKEN_LEN;
 use super::wire_value::WireValue;
@@ -19,6 +21,12 @@ use super::Millis;
 /// Bumped on any incompatible change; other versions are ignored, so mixed deployments
 /// (an old tab next to a new one) degrade to independent tabs rather than misread each other.
 pub const WIRE_VERSION: u64 = 1;
+
+/// The longest message (or stored record) read, in bytes: a token as long as JavaScript hands the
+/// core one (16 KiB of ASCII, the driver's `MAX_TOKEN_CHARS`) in a small envelope — the driver's
+/// `MAX_RECORD_CHARS`. Anything longer is refused before any parsing, so a flooding tab costs each
+/// listener at most one bounded, linear parse per message.
+pub const MAX_MESSAGE_LEN: usize = 16 * 1024 + 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerMessage {
@@ -31,6 +39,12 @@ pub enum PeerMessage {
     Holding,
     /// The user signed out in some tab.
     SignedOut,
+    /// A tab's fetch failed: the app backs off as one, retrying at `retry_at` (machine clock), its
+    /// `failures`-th consecutive failure, with the error a failure of one's own would have given.
+    Failed { retry_at: Millis, failures: u32, code: ErrorCode },
+    /// A forced fetch showed the issuer's clock at `issuer_at` when the machine's read `at`: the
+    /// skew every tab of the machine shares.
+    Clock { issuer_at: Millis },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +66,14 @@ pub struct Outgoing<'a> {
     pub token: Option<&'a str>,
     #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Millis>,
+    #[serde(rename = "retryAt", skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    #[serde(rename = "issuerAt", skip_serializing_if = "Option::is_none")]
+    pub issuer_at: Option<Millis>,
 }
 
 /// A message as it is received: every member read as whatever type it has, checked in [`PeerMessage::read`].
@@ -64,6 +86,12 @@ pub struct Incoming {
     pub token: WireValue,
     #[serde(rename = "expiresAt")]
     pub expires_at: WireValue,
+    #[serde(rename = "retryAt")]
+    pub retry_at: WireValue,
+    pub failures: WireValue,
+    pub code: WireValue,
+    #[serde(rename = "issuerAt")]
+    pub issuer_at: WireValue,
 }
 
 fn is_zero(at: &Millis) -> bool {
@@ -97,18 +125,40 @@ impl PeerMessage {
 
     /// The message's text, stamped with the time `at`.
     pub fn write(&self, json: &dyn JsonText, at: Millis) -> String {
-        let (kind, token, expires_at) = match self {
-            PeerMessage::Token { token, expires_at } => ("token", Some(token.as_str()), *expires_at),
-            PeerMessage::Request => ("request", None, None),
-            PeerMessage::Holding => ("holding", None, None),
-            PeerMessage::SignedOut => ("signed_out", None, None),
+        let mut outgoing = Outgoing {
+            v: WIRE_VERSION,
+            at,
+            kind: "",
+            token: None,
+            expires_at: None,
+            retry_at: None,
+            failures: None,
+            code: None,
+            issuer_at: None,
         };
-        json.write_peer_message(&Outgoing { v: WIRE_VERSION, at, kind, token, expires_at })
+        outgoing.kind = match self {
+            PeerMessage::Token { token, expires_at } => {
+                (outgoing.token, outgoing.expires_at) = (Some(token.as_str()), *expires_at);
+                "token"
+            }
+            PeerMessage::Request => "request",
+            PeerMessage::Holding => "holding",
+            PeerMessage::SignedOut => "signed_out",
+            PeerMessage::Failed { retry_at, failures, code } => {
+                (outgoing.retry_at, outgoing.failures, outgoing.code) = (Some(*retry_at), Some(u64::from(*failures)), Some(code.as_str()));
+                "failed"
+            }
+            PeerMessage::Clock { issuer_at } => {
+                outgoing.issuer_at = Some(*issuer_at);
+                "clock"
+            }
+        };
+        json.write_peer_message(&outgoing)
     }
 
     /// Decodes a message (its JSON read by `json`) and its time `at` (0 when absent).
     pub fn read(json: &dyn JsonText, text: &str) -> Result<(Millis, PeerMessage), PeerMessageError> {
-        if text.len() > MAX_TOKEN_LEN + 256 {
+        if text.len() > MAX_MESSAGE_LEN {
             return Err(PeerMessageError::BadField);
         }
         let incoming = json.read_peer_message(text).map_err(|_| PeerMessageError::NotJson)?;
@@ -138,10 +188,30 @@ impl PeerMessage {
             Some("request") => PeerMessage::Request,
             Some("holding") => PeerMessage::Holding,
             Some("signed_out") => PeerMessage::SignedOut,
+            Some("failed") => {
+                let (WireValue::Unsigned(retry_at), WireValue::Unsigned(failures)) = (incoming.retry_at, incoming.failures) else {
+                    return Err(PeerMessageError::BadField);
+                };
+                let code = incoming.code.as_str().and_then(failure_code).ok_or(PeerMessageError::BadField)?;
+                PeerMessage::Failed { retry_at, failures: failures.min(u32::MAX as u64) as u32, code }
+            }
+            Some("clock") => {
+                let WireValue::Unsigned(issuer_at) = incoming.issuer_at else {
+                    return Err(PeerMessageError::BadField);
+                };
+                PeerMessage::Clock { issuer_at }
+            }
             _ => return Err(PeerMessageError::UnknownKind),
         };
         Ok((at, message))
     }
+}
+
+/// The codes a failed fetch can end with: a peer's failure stands for one of this tab's.
+fn failure_code(name: &str) -> Option<ErrorCode> {
+    [ErrorCode::FetchFailed, ErrorCode::FetchTimeout, ErrorCode::MalformedToken, ErrorCode::InvalidCallbackResult, ErrorCode::TokenExpired]
+        .into_iter()
+        .find(|code| code.as_str() == name)
 }
 
 #[cfg(test)]
@@ -156,6 +226,8 @@ mod tests {
             PeerMessage::Request,
             PeerMessage::Holding,
             PeerMessage::SignedOut,
+            PeerMessage::Failed { retry_at: 1_795_392_004_000, failures: 3, code: ErrorCode::FetchTimeout },
+            PeerMessage::Clock { issuer_at: 1_795_388_400_000 },
         ];
         for message in messages {
             assert_eq!(PeerMessage::decode(&message.encode()), Ok(message.clone()), "{}", message.encode());
@@ -180,6 +252,10 @@ mod tests {
             ("{\"v\":1,\"kind\":\"token\",\"token\":\"\"}", PeerMessageError::BadField),
             ("{\"v\":1,\"kind\":\"token\",\"token\":\"x\",\"expiresAt\":-1}", PeerMessageError::BadField),
             ("{\"v\":1,\"kind\":\"token\",\"token\":7}", PeerMessageError::BadField),
+            ("{\"v\":1,\"kind\":\"failed\",\"retryAt\":5,\"failures\":1}", PeerMessageError::BadField),
+            ("{\"v\":1,\"kind\":\"failed\",\"retryAt\":5,\"failures\":1,\"code\":\"disposed\"}", PeerMessageError::BadField),
+            ("{\"v\":1,\"kind\":\"failed\",\"retryAt\":-5,\"failures\":1,\"code\":\"fetch_failed\"}", PeerMessageError::BadField),
+            ("{\"v\":1,\"kind\":\"clock\",\"issuerAt\":\"soon\"}", PeerMessageError::BadField),
         ];
         for (text, error) in cases {
             assert_eq!(PeerMessage::decode(text), Err(error), "{text}");

@@ -74,7 +74,8 @@ impl<'a> JsOutput<'a> {
             | Output::ReleaseLock { .. }
             | Output::Broadcast(_)
             | Output::Persist(_)
-            | Output::RecordSignOut(_) => return None,
+            | Output::RecordSignOut(_)
+            | Output::Remember { .. } => return None,
         })
     }
 }

@@ -5,7 +5,8 @@
 //! - `attempt`: fetch attempts (single flight, the callback, failures and backoff, the lock kept);
 //! - `adopt`: judging and installing a token a fetch returned;
 //! - `waiters`: which answer each token request gets;
-//! - `cross_tab`: the refresh lock, token sharing and sign-out across tabs.
+//! - `cross_tab`: the refresh lock, token sharing and sign-out across tabs;
+//! - `initial`: the token the page was rendered with.
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -24,10 +25,15 @@ mod adopt;
 mod attempt;
 mod config;
 mod cross_tab;
+mod initial;
 pub mod schedule;
+mod shared_backoff;
+mod shared_clock;
+mod trust;
 mod waiters;
 
 use attempt::InFlight;
+use shared_backoff::AppBackoff;
 pub use config::Config;
 pub use cross_tab::LockGrant;
 pub use schedule::MIN_REFRESH_DELAY_MS;
@@ -104,6 +110,30 @@ pub enum Output {
     /// Command (cross-tab): keep this sign-out time where tabs opened later can read it (a
     /// broadcast reaches only the tabs open now), and hand it to them with `recall_sign_out`.
     RecordSignOut(Millis),
+    /// Command (cross-tab): keep this encoded peer message in the app's `slot` (replacing what it
+    /// held; `None` empties it) where tabs opened later read it, and feed what the slots hold to
+    /// `handle_peer_message` before `start`: the app's backoff and the clock skew it learnt.
+    Remember { slot: Slot, record: Option<String> },
+}
+
+/// What a tab keeps for the app's tabs opened later ([`Output::Remember`]), one record each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The last failed fetch and the app's next retry time.
+    Backoff,
+    /// The machine clock's skew from the issuer's.
+    Clock,
+}
+
+impl Slot {
+    pub const ALL: [Slot; 2] = [Slot::Backoff, Slot::Clock];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slot::Backoff => "backoff",
+            Slot::Clock => "clock",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,8 +201,10 @@ pub struct Session {
     retry_forced: bool,
     /// Rejections since the last acceptance; the second one settles as unauthenticated.
     rejections: u32,
-    /// Client clock minus issuer clock, learnt from a freshly forced token's `iat`.
+    /// Client clock minus issuer clock, learnt from a freshly forced token's `iat` (or from a peer).
     skew_ms: Option<i64>,
+    /// Cross-tab: the app's last failed fetch and next retry, until a newer token answers it.
+    app_backoff: Option<AppBackoff>,
     /// Clients reporting server verdicts (wrapped clients, graphql-ws sockets).
     clients: u32,
     gate: Gate,
@@ -185,8 +217,13 @@ pub struct Session {
     ignored_peer_messages: u64,
     /// The latest sign-out seen in this app's tabs (see `peer_message`).
     signed_out_at: Millis,
+    /// A sign-out time read from storage, not judged yet (see `trust`).
+    recalled_sign_out: Millis,
     /// A fetch abandoned while its request was out, and the lock it keeps until it lands.
     orphan: Option<(FetchId, LockId)>,
+    /// The issuer and audience of this session's tokens (its own fetches', or else the first it
+    /// adopted): a peer's token must have them (see `trust`).
+    identity: Option<trust::Identity>,
     /// Reads tokens' and peers' JSON, writes peer messages.
     json: &'static dyn JsonText,
 }
@@ -217,6 +254,7 @@ impl Session {
             retry_forced: false,
             rejections: 0,
             skew_ms: None,
+            app_backoff: None,
             clients: 0,
             timers: TimerTable::default(),
             outputs: VecDeque::new(),
@@ -225,7 +263,9 @@ impl Session {
             last_rejected: None,
             ignored_peer_messages: 0,
             signed_out_at: 0,
+            recalled_sign_out: 0,
             orphan: None,
+            identity: None,
         }
     }
 
@@ -293,6 +333,7 @@ impl Session {
             return;
         }
         self.lifecycle = Lifecycle::Running;
+        self.take_recalled_sign_out(now);
         if self.current.is_none() && self.in_flight.is_none() && self.state == AuthState::Loading {
             self.start_fetch(now, false, FetchReason::Startup);
         }
@@ -341,6 +382,7 @@ impl Session {
             return;
         }
         // From now on, tokens fetched before this moment can no longer sign any tab back in.
+        self.take_recalled_sign_out(now);
         self.signed_out_at = now.max(self.signed_out_at.saturating_add(1));
         if self.config.cross_tab {
             let message = super::peer_message::PeerMessage::SignedOut.write(self.json, self.signed_out_at);
@@ -353,9 +395,10 @@ impl Session {
     /// Cross-tab: the latest sign-out of the app's tabs, recorded before this tab opened
     /// ([`Output::RecordSignOut`]). Tokens fetched before it, which a peer may still offer (a tab
     /// thawing with an old backlog), never sign this tab in. It changes nothing else: a sign-in
-    /// since then (this tab's startup fetch, or a newer peer token) stands.
+    /// since then (this tab's startup fetch, or a newer peer token) stands. Storage can hold
+    /// anything: the time is believed no later than now, judged at the next input.
     pub fn recall_sign_out(&mut self, at: Millis) {
-        self.signed_out_at = self.signed_out_at.max(at);
+        self.recalled_sign_out = self.recalled_sign_out.max(at);
     }
 
     /// Signs out this tab only (a peer announced the sign-out).
@@ -363,6 +406,7 @@ impl Session {
         self.timers.stop_all();
         self.abandon_in_flight(now);
         self.failures = 0;
+        self.app_backoff = None;
         self.forget_stored_token();
         self.settle_unauthenticated(None);
     }
@@ -509,6 +553,7 @@ impl Session {
     /// The page became visible, came back online or was restored: timers may have slept past
     /// their deadlines, and a failing fetch deserves an immediate retry.
     pub fn handle_wake(&mut self, now: Millis) {
+        self.wake_from_app_backoff();
         if self.timers.get(Timer::Retry).is_some() {
             self.timers.set(Timer::Retry, now);
         }

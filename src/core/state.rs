@@ -99,6 +99,11 @@ impl Trace {
         Self::with_token(TraceKind::StaleBroadcastIgnored, tail)
     }
 
+    /// The page's `initialToken` was not taken (the start fetches as usual).
+    pub fn initial_token_ignored(tail: String) -> Self {
+        Self::with_token(TraceKind::InitialTokenIgnored, tail)
+    }
+
     pub fn refresh_scheduled(delay_ms: u64) -> Self {
         Trace { millis: Some(delay_ms), ..Self::event(TraceKind::RefreshScheduled) }
     }
@@ -158,6 +163,10 @@ pub enum TraceKind {
     PeerSignedOut,
     /// A peer's token answered the need before this tab fetched.
     FetchSkipped,
+    /// The server-rendered initial token failed a check: the start fetches as usual.
+    InitialTokenIgnored,
+    /// Another tab's fetch failed: this tab retries with the app, after the delay given.
+    PeerFetchFailed,
 }
 
 impl TraceKind {
@@ -186,6 +195,8 @@ impl TraceKind {
             TraceKind::PeerMessageIgnored => "peer_message_ignored",
             TraceKind::PeerSignedOut => "peer_signed_out",
             TraceKind::FetchSkipped => "fetch_skipped",
+            TraceKind::InitialTokenIgnored => "initial_token_ignored",
+            TraceKind::PeerFetchFailed => "peer_fetch_failed",
         }
     }
 }

@@ -6,6 +6,7 @@ export class PeerChannel {
     this.onMessage = onMessage;
     this.key = `authlane:channel:${name}`;
     this.signOutKey = `authlane:signed-out:${name}`;
+    this.name = name;
     this.serial = 0;
     if (typeof BroadcastChannel === "function") {
       this.channel = new BroadcastChannel(`authlane:${name}`);
@@ -35,10 +36,12 @@ export class PeerChannel {
   }
 
   // The latest sign-out, kept for tabs opened later (a message reaches only the tabs open now).
-  // A time, never a token; 0 when storage is unavailable or empty.
+  // A time, never a token; 0 when storage is unavailable or empty. Written as given: the core
+  // records only times at least as late as every sign-out it has seen, or a time from the future
+  // cut to now (a record of "1e300" must not refuse every later one).
   recordSignOut(at) {
     try {
-      if (at > this.lastSignOut()) localStorage.setItem(this.signOutKey, String(at));
+      localStorage.setItem(this.signOutKey, String(at));
     } catch {
       // Storage unavailable: tabs opened later cannot learn of this sign-out.
     }
@@ -50,6 +53,25 @@ export class PeerChannel {
       return Number.isFinite(at) && at > 0 ? at : 0;
     } catch {
       return 0;
+    }
+  }
+
+  // The app's backoff and clock skew, kept for tabs opened later as the peer messages that carry
+  // them (`slot` is "backoff" or "clock"; no text empties it). Times, never a token.
+  remember(slot, text) {
+    try {
+      if (text == null) localStorage.removeItem(`authlane:${slot}:${this.name}`);
+      else localStorage.setItem(`authlane:${slot}:${this.name}`, text);
+    } catch {
+      // Storage unavailable: tabs opened later learn these again, at the cost of a fetch.
+    }
+  }
+
+  recall(slot) {
+    try {
+      return localStorage.getItem(`authlane:${slot}:${this.name}`);
+    } catch {
+      return null;
     }
   }
 

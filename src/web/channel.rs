@@ -1,5 +1,5 @@
 //! Rust face of the peer channel (`channel.js`): BroadcastChannel, or `storage` events, and the
-//! recorded sign-out time that tabs opened later read at startup.
+//! recorded sign-out time and the remembered backoff and clock skew that tabs opened later read at startup.
 
 use wasm_bindgen::prelude::*;
 
@@ -17,4 +17,8 @@ extern "C" {
     pub fn record_sign_out(this: &PeerChannel, at: f64);
     #[wasm_bindgen(method, js_name = lastSignOut)]
     pub fn last_sign_out(this: &PeerChannel) -> f64;
+    #[wasm_bindgen(method)]
+    pub fn remember(this: &PeerChannel, slot: &str, text: Option<&str>);
+    #[wasm_bindgen(method)]
+    pub fn recall(this: &PeerChannel, slot: &str) -> JsValue;
 }

@@ -18,7 +18,7 @@ use super::storage::TokenStore;
 use super::timer::DeadlineTimer;
 use super::wake::WakeListeners;
 use crate::core::protocol::JsOutput;
-use crate::core::{Config, LockGrant, Millis, Output, Session};
+use crate::core::{Config, LockGrant, Millis, Output, Session, Slot};
 
 /// The cross-tab primitives, with the callbacks they hold into the driver.
 struct Coordination {
@@ -44,18 +44,19 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// `cross_tab`: the app's coordination name (`None`: this tab works alone). `storage`:
-    /// where to persist the token (see [`TokenStore::resolve`]).
+    /// `name`: the app's name, for its lock, channel and storage keys; `cross_tab`: coordinate
+    /// with its other tabs (otherwise this tab works alone). `storage`: where to persist the
+    /// token (see [`TokenStore::resolve`]).
     pub fn new(
         mut config: Config,
         fetch_access_token: Function,
         on_output: Function,
-        cross_tab: Option<String>,
+        name: &str,
+        cross_tab: bool,
         storage: &JsValue,
     ) -> Rc<Driver> {
-        let name = cross_tab.clone().unwrap_or_else(|| String::from("default"));
-        let store = TokenStore::resolve(storage, &name);
-        config.cross_tab = cross_tab.is_some();
+        let store = TokenStore::resolve(storage, name);
+        config.cross_tab = cross_tab;
         config.persist = store.is_some();
         let driver = Rc::new_cyclic(|this: &Weak<Driver>| Driver {
             session: RefCell::new(Session::with_json(config, &BrowserJson)),
@@ -84,8 +85,8 @@ impl Driver {
                 }
             },
         ));
-        if cross_tab.is_some() {
-            *driver.coordination.borrow_mut() = Some(driver.coordinate(&name));
+        if cross_tab {
+            *driver.coordination.borrow_mut() = Some(driver.coordinate(name));
         }
         driver
     }
@@ -118,12 +119,22 @@ impl Driver {
         }
     }
 
-    /// Starts the session, first recalling the app's recorded sign-out and restoring a persisted
-    /// token record when there is a store.
-    pub fn start(&self) {
+    /// Starts the session, first recalling the app's recorded sign-out, backoff and clock, then offering the token the
+    /// page was rendered with, and restoring a persisted token record when there is a store.
+    pub fn start(&self, initial_token: Option<String>) {
         let recorded = self.coordination.borrow().as_ref().map_or(0.0, |c| c.channel.last_sign_out());
         if recorded > 0.0 {
             self.with_session(|session, _| session.recall_sign_out(recorded as Millis));
+        }
+        for slot in Slot::ALL {
+            let record = self.coordination.borrow().as_ref().and_then(|c| bounded_record(&c.channel.recall(slot.as_str())));
+            if let Some(record) = record {
+                self.with_session(|session, now| session.handle_peer_message(now, &record));
+            }
+        }
+        // After the stored records: a shared clock skew decides whether the rendered token is fresh.
+        if let Some(token) = initial_token {
+            self.with_session(|session, now| session.offer_initial_token(now, &token));
         }
         let Some(store) = &self.store else {
             return self.with_session(|session, now| session.start(now));
@@ -221,6 +232,11 @@ impl Driver {
             Output::RecordSignOut(at) => {
                 if let Some(coordination) = self.coordination.borrow().as_ref() {
                     coordination.channel.record_sign_out(at as f64);
+                }
+            }
+            Output::Remember { slot, record } => {
+                if let Some(coordination) = self.coordination.borrow().as_ref() {
+                    coordination.channel.remember(slot.as_str(), record.as_deref());
                 }
             }
             ref message => {

@@ -1,6 +1,6 @@
 // Issue 11's browser-side edges, on the built package in headless Chromium with an in-page
 // Convex-like client: claims that change on refresh, wrap()/unwrap(), and the gate letting held
-// operations go inside the task that brings the server's acceptance.
+// operations go inside the task that brings the server's acceptance, and `initialToken`.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "../support/chromium.js";
@@ -157,5 +157,71 @@ describe("expectAuth gate", () => {
     console.log(`held query after accept(): median ${outcome.median.toFixed(2)} ms, max ${outcome.max.toFixed(2)} ms (same task, 7 rounds)`);
     assert.equal(outcome.ranInside, 7, "the held query was sent before accept() returned, every round");
     assert.deepEqual(outcome.order, ["held", "from-listener"], "held operations keep their place ahead of new ones");
+  });
+});
+
+// `initialToken`: a token the server rendered into the page makes startup cost no token call and the
+// first operation go with its identity; an implausible one is ignored with a trace.
+describe("initialToken", () => {
+  test("a rendered token: no token call at startup, the first query goes with its identity, the session settles authenticated", async () => {
+    const outcome = await inPage(async () => {
+      const { authlane, FakeConvexClient, mint, scriptedFetcher, flush } = window.harness;
+      const rendered = mint(3600);
+      const fetcher = scriptedFetcher(() => mint(3600));
+      const traces = [];
+      const statuses = [];
+      const auth = authlane.createAuth({
+        fetchAccessToken: fetcher.fetchAccessToken,
+        initialToken: rendered,
+        expectAuth: true,
+        crossTab: false,
+        onTrace: (event) => traces.push(event.kind),
+      });
+      auth.subscribe(() => statuses.push(auth.getState().status));
+      const client = auth.wrap(new FakeConvexClient({ server: { latencyMs: 5, verdict: () => true } }));
+      const answer = client.query("whoami", {});
+      const first = await answer;
+      const settled = await auth.settled;
+      await flush();
+      const sent = client.log.find((entry) => entry.type === "Authenticate")?.tail;
+      auth.dispose();
+      return { calls: fetcher.calls.length, identity: first.identity, sent, tail: rendered.slice(-6), status: settled.status, statuses, traces };
+    });
+    console.log(`# initialToken: ${outcome.calls} token calls at startup; statuses ${outcome.statuses.join(" → ")}`);
+    assert.equal(outcome.calls, 0, "fetchAccessToken was called beside the rendered token");
+    assert.equal(outcome.sent, outcome.tail, "the client authenticated with the rendered token");
+    assert.equal(outcome.identity, outcome.tail, "the first query went with the rendered identity");
+    assert.equal(outcome.status, "authenticated");
+    assert.deepEqual(outcome.statuses, ["authenticated"], "no signed-out or second loading state on the way");
+    assert.ok(outcome.traces.includes("peer_token_adopted") && !outcome.traces.includes("fetch_started"), outcome.traces.join(","));
+  });
+
+  test("an expired, malformed or oversized rendered token is ignored with a trace: one startup call, authenticated", async () => {
+    const outcome = await inPage(async () => {
+      const { authlane, mint, scriptedFetcher } = window.harness;
+      const cases = {
+        expired: mint(60, { iatOffsetSeconds: -600 }),
+        malformed: "not.a-jwt",
+        oversized: `${mint(3600)}${"x".repeat(20_000)}`,
+      };
+      const results = {};
+      for (const [label, initialToken] of Object.entries(cases)) {
+        const fetcher = scriptedFetcher(() => mint(3600));
+        const traces = [];
+        const auth = authlane.createAuth({
+          fetchAccessToken: fetcher.fetchAccessToken,
+          initialToken,
+          crossTab: false,
+          onTrace: (event) => traces.push(event.kind),
+        });
+        const settled = await auth.settled;
+        results[label] = { calls: fetcher.calls.length, status: settled.status, ignored: traces.filter((kind) => kind === "initial_token_ignored").length };
+        auth.dispose();
+      }
+      return results;
+    });
+    for (const [label, result] of Object.entries(outcome)) {
+      assert.deepEqual(result, { calls: 1, status: "authenticated", ignored: 1 }, label);
+    }
   });
 });

@@ -6,7 +6,7 @@ pub mod rng;
 pub mod tabs;
 
 use authlane::core::{
-    AuthError, AuthState, Config, FetchId, FetchOutcome, Generation, LockId, Millis, OpId, Output, Session,
+    AuthError, AuthState, Config, FetchId, FetchOutcome, Generation, LockId, Millis, OpId, Output, Session, Slot,
     TraceKind, WaiterId,
 };
 
@@ -63,6 +63,8 @@ pub struct Harness {
     pub broadcasts: Vec<String>,
     pub persisted: Vec<Option<String>>,
     pub recorded_sign_outs: Vec<Millis>,
+    /// Records kept for tabs opened later (`Output::Remember`), in order.
+    pub remembered: Vec<(Slot, Option<String>)>,
 }
 
 impl Harness {
@@ -84,6 +86,7 @@ impl Harness {
             broadcasts: Vec::new(),
             persisted: Vec::new(),
             recorded_sign_outs: Vec::new(),
+            remembered: Vec::new(),
         }
     }
 
@@ -115,6 +118,7 @@ impl Harness {
                 Output::Broadcast(message) => self.broadcasts.push(message),
                 Output::Persist(record) => self.persisted.push(record),
                 Output::RecordSignOut(at) => self.recorded_sign_outs.push(at),
+                Output::Remember { slot, record } => self.remembered.push((slot, record)),
             }
         }
     }

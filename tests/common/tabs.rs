@@ -35,6 +35,12 @@ pub struct Issuer {
     stored_refresh_token: u64,
     /// Each spent refresh token and when it was first used.
     spent: BTreeMap<u64, Millis>,
+    /// The provider is unreachable: every request fails (nothing is spent or stored).
+    pub down: bool,
+    /// Requests answered with a failure while `down`.
+    pub failed_calls: usize,
+    /// How far the issuer's clock runs behind the tabs' (a device clock set ahead): its `iat`s.
+    pub clock_behind_ms: u64,
 }
 
 impl Issuer {
@@ -51,6 +57,9 @@ impl Issuer {
             family: 0,
             stored_refresh_token: 1,
             spent: BTreeMap::new(),
+            down: false,
+            failed_calls: 0,
+            clock_behind_ms: 0,
         }
     }
 
@@ -84,6 +93,10 @@ impl Issuer {
 
     /// The server side of a refresh request, processed as it arrives.
     fn redeem(&mut self, refresh_token: u64, now: Millis) -> FetchOutcome {
+        if self.down {
+            self.failed_calls += 1;
+            return FetchOutcome::Failed(AuthError::new(ErrorCode::FetchFailed, "issuer unreachable"));
+        }
         if !self.signed_in {
             return FetchOutcome::SignedOut;
         }
@@ -102,7 +115,7 @@ impl Issuer {
             self.spent.insert(refresh_token, now);
         }
         self.tokens_issued += 1;
-        FetchOutcome::Token(mint(now, self.lifetime_s, self.tokens_issued as u32))
+        FetchOutcome::Token(mint(now.saturating_sub(self.clock_behind_ms), self.lifetime_s, self.tokens_issued as u32))
     }
 }
 
@@ -192,6 +205,9 @@ pub struct Tabs {
     /// The sign-out time the tabs record for tabs opened later (`Output::RecordSignOut`: shared
     /// storage in a browser). A starting tab recalls it.
     pub recorded_sign_out: Millis,
+    /// What the tabs keep for tabs opened later (`Output::Remember`: shared storage in a browser),
+    /// by slot. A starting tab reads each before it starts.
+    pub remembered: BTreeMap<&'static str, String>,
 }
 
 impl Tabs {
@@ -208,6 +224,7 @@ impl Tabs {
             config,
             events: None,
             recorded_sign_out: 0,
+            remembered: BTreeMap::new(),
         }
     }
 
@@ -236,8 +253,12 @@ impl Tabs {
     /// as a driver does, and settles.
     pub fn start(&mut self, index: usize) {
         let recorded = self.recorded_sign_out;
+        let remembered: Vec<String> = self.remembered.values().cloned().collect();
         self.call(index, "start", |session, now| {
             session.recall_sign_out(recorded);
+            for record in &remembered {
+                session.handle_peer_message(now, record);
+            }
             session.start(now)
         });
         self.settle();
@@ -275,6 +296,9 @@ impl Tabs {
     pub fn start_all(&mut self) {
         for index in 0..self.tabs.len() {
             self.tabs[index].session.recall_sign_out(self.recorded_sign_out);
+            for record in self.remembered.values() {
+                self.tabs[index].session.handle_peer_message(self.now, record);
+            }
             self.tabs[index].session.start(self.now);
             self.drain(index);
         }
@@ -312,6 +336,12 @@ impl Tabs {
                 }
                 Output::Broadcast(text) => self.bus.push_back((index, text)),
                 Output::RecordSignOut(at) => self.recorded_sign_out = self.recorded_sign_out.max(at),
+                Output::Remember { slot, record: Some(record) } => {
+                    self.remembered.insert(slot.as_str(), record);
+                }
+                Output::Remember { slot, record: None } => {
+                    self.remembered.remove(slot.as_str());
+                }
                 Output::StateChanged { state, .. } => self.tabs[index].states.push(state),
                 Output::ResolveToken { result: Ok(Some((_, token))), .. } => self.tabs[index].tokens_used.push((self.now, token)),
                 Output::Trace(trace) => self.tabs[index].traces.push((self.now - T0, trace.kind)),

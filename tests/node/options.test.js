@@ -59,6 +59,9 @@ const WRONG = [
   ["storage", { storage: [] }, /options\.storage must be .* got an array/],
   ["storage.getItem", { storage: { setItem() {}, removeItem() {} } }, /options\.storage\.getItem must be a function, got undefined/],
   ["storage.removeItem", { storage: { getItem: () => null, setItem() {}, removeItem: "x" } }, /options\.storage\.removeItem must be a function, got "x"/],
+  ["initialToken", { initialToken: 42 }, /options\.initialToken must be a string \(a JWT\), null or undefined, got 42/],
+  ["initialToken", { initialToken: { value: "x" } }, /options\.initialToken must be .* got an object/],
+  ["initialToken", { initialToken: ["x"] }, /options\.initialToken must be .* got an array/],
 ];
 
 describe("a wrong option throws invalid_argument synchronously, naming it", () => {
@@ -99,6 +102,10 @@ describe("right options are accepted", () => {
     { storage: store },
     { verbose: true, onTrace() {}, diagnostics: () => ({ line: "", code: null }) },
     { verbose: () => {} },
+    // A token's content is judged at start, never at the door: a bad one is ignored with a trace.
+    { initialToken: null },
+    { initialToken: "" },
+    { initialToken: "not-a-jwt" },
   ];
   for (const extra of RIGHT) {
     test(describeValue(extra) || "only fetchAccessToken", () => {

@@ -4,8 +4,10 @@
 use alloc::string::String;
 
 use super::attempt::InFlight;
+use super::trust::Identity;
 use super::{schedule, CurrentToken, Output, Session, TokenVerdict};
 use crate::core::errors::{AuthError, ErrorCode};
+use crate::core::peer_message::PeerMessage;
 use crate::core::state::{AuthState, FetchReason, Trace, TraceKind};
 use crate::core::timers::Timer;
 use crate::core::token::{self, Claims};
@@ -62,17 +64,21 @@ impl Session {
         }
         if forced && !same_as_current {
             if let Some(iat) = claims.iat {
-                // A forced token was minted moments ago: its iat tells how far our clock is off.
-                self.skew_ms = Some((now as i64).saturating_sub((iat * 1000) as i64));
+                // A forced token was minted after we asked: its iat tells how far our clock is off.
+                self.learn_skew(in_flight.fetch_started_at, iat.saturating_mul(1000));
             }
         }
         let minted_since = (forced && !same_as_current).then_some(in_flight.fetch_started_at);
         let remaining = self.remaining_ms(now, &claims, minted_since);
         let leeway = self.config.refresh_leeway_ms;
         if !forced && !same_as_current && remaining.is_some_and(|left| schedule::is_stale(left, &claims, leeway)) {
-            // A cached token near its end: one forced fetch instead of sending it.
-            self.start_fetch(now, true, FetchReason::Stale);
-            return;
+            // A cached token near its end: one forced fetch instead of sending it — under the lock
+            // this fetch held, so that the tabs queued behind get the forced token rather than each
+            // fetching a cached one that looks as old (a clock an hour ahead makes every one look so).
+            return match in_flight.lock {
+                Some(_) => self.refetch_under_lock(now, in_flight),
+                None => self.start_fetch(now, true, FetchReason::Stale),
+            };
         }
         if forced && !same_as_current && remaining == Some(0) {
             // Its whole lifetime went by while the request was out (a frozen tab, a stalled network).
@@ -90,10 +96,19 @@ impl Session {
                 }
             }
         }
+        self.identity = Some(Identity::of(&claims));
         self.install(now, raw, claims, remaining, Origin::Fetch { forced, started_at: in_flight.fetch_started_at });
         if !same_as_current {
             self.share_current();
         }
+    }
+
+    /// Fetches again, forced, with the lock the attempt that just returned still holds (peers
+    /// queued for it are told, so their patience starts again).
+    fn refetch_under_lock(&mut self, now: Millis, attempt: InFlight) {
+        self.in_flight = Some(InFlight { force: true, reason: FetchReason::Stale, ..attempt });
+        self.outputs.push_back(Output::Broadcast(PeerMessage::Holding.write(self.json, 0)));
+        self.begin_fetch(now);
     }
 
     /// Makes `raw` the current token (or re-schedules it, when it is the current one), arms the
@@ -103,6 +118,7 @@ impl Session {
         self.failures = 0;
         self.last_failure = None;
         self.timers.stop(Timer::Retry);
+        self.end_app_backoff(origin.minted_at(), matches!(origin, Origin::Fetch { .. }));
 
         let mut refresh_at = remaining.map(|left| now.saturating_add(schedule::refresh_delay(left, self.config.refresh_leeway_ms)));
         if let (Some(at), Some(left)) = (refresh_at, remaining) {

@@ -54,8 +54,10 @@ impl Session {
         self.timers.stop(Timer::FetchTimeout);
         self.timers.stop(Timer::LockHold);
         self.handle_fetch_outcome(now, in_flight, outcome);
-        // Released after the outcome is shared, so peers waiting for the lock hear of the token first.
-        if let Some(lock) = in_flight.lock {
+        // Released after the outcome is shared, so peers waiting for the lock hear of the token first
+        // (unless a fetch goes on under it: a cached token too old to send, see `adopt`).
+        let kept = self.in_flight.is_some_and(|next| next.lock == in_flight.lock);
+        if let Some(lock) = in_flight.lock.filter(|_| !kept) {
             self.outputs.push_back(Output::ReleaseLock { lock });
         }
     }
@@ -88,6 +90,9 @@ impl Session {
             // Single flight: join the fetch under way. If it is unforced and returns a cached
             // token, waiters that need a newer one get their own forced fetch when it lands.
             return;
+        }
+        if let Some(retry_at) = self.app_retry_pending(now, reason) {
+            return self.defer_to_app_retry(now, force, retry_at);
         }
         self.timers.stop(Timer::Refresh);
         self.timers.stop(Timer::Retry);
@@ -148,6 +153,15 @@ impl Session {
     }
 
     pub(super) fn on_fetch_failure(&mut self, now: Millis, forced: bool, error: AuthError) {
+        let retry_at = now.saturating_add(self.backoff.next_delay_ms());
+        self.trace(Trace::fetch_failed(error));
+        self.share_failure(now, retry_at, error);
+        self.note_failure(now, forced, error, retry_at);
+    }
+
+    /// An attempt failed (this tab's, or the app's in another tab): retry at `retry_at`, keep the
+    /// token while it is valid, and settle as unauthenticated once nothing valid is left.
+    pub(super) fn note_failure(&mut self, now: Millis, forced: bool, error: AuthError, retry_at: Millis) {
         self.failures += 1;
         self.last_failure = Some(error);
         self.retry_forced = forced;
@@ -155,10 +169,8 @@ impl Session {
             t.verdict != TokenVerdict::Rejected && t.expires_at.is_none_or(|at| now < at)
         });
         let keep_loading = self.state == AuthState::Loading && self.failures < self.config.startup_attempts;
-        let delay = self.backoff.next_delay_ms();
-        self.trace(Trace::fetch_failed(error));
-        self.trace(Trace::retry_scheduled(delay));
-        self.timers.set(Timer::Retry, now.saturating_add(delay));
+        self.trace(Trace::retry_scheduled(retry_at.saturating_sub(now)));
+        self.timers.set(Timer::Retry, retry_at);
         if token_valid || keep_loading {
             // Callers content with the current token need not wait for the retry; those that need
             // a newer one get the retry after the backoff's first step, then the error.

@@ -12,6 +12,7 @@ use alloc::string::String;
 
 use super::adopt::Origin;
 use super::attempt::{FetchPhase, InFlight};
+use super::trust::{plausible_time, Doubt, Identity};
 use super::{LockId, Output, Session, TokenNeed, TokenVerdict};
 use crate::core::peer_message::PeerMessage;
 use crate::core::state::{Trace, TraceKind};
@@ -87,8 +88,9 @@ impl Session {
         if self.is_disposed() {
             return;
         }
+        self.take_recalled_sign_out(now);
         let (at, message) = match PeerMessage::read(self.json, text) {
-            Ok(decoded) => decoded,
+            Ok((at, message)) => (plausible_time(now, at, self.signed_out_at), message),
             Err(_) => return self.ignore_peer_message(),
         };
         if message == PeerMessage::Holding {
@@ -115,6 +117,8 @@ impl Session {
                     self.sign_out_here(now);
                 }
             }
+            PeerMessage::Failed { retry_at, failures, code } => self.adopt_peer_failure(now, at, retry_at, failures, code),
+            PeerMessage::Clock { issuer_at } => self.adopt_peer_clock(now, at, issuer_at),
         }
     }
 
@@ -190,9 +194,10 @@ impl Session {
         }
     }
 
-    /// Tells peers (and storage) about the current token.
+    /// Tells peers (and storage) about the current token — unless it has no `exp`: nothing would
+    /// ever refresh it in the tabs that took it (see `trust`).
     pub(super) fn share_current(&mut self) {
-        let Some(current) = self.current.as_ref() else { return };
+        let Some(current) = self.current.as_ref().filter(|t| t.expires_at.is_some()) else { return };
         if !self.config.cross_tab && !self.config.persist {
             return;
         }
@@ -220,7 +225,7 @@ impl Session {
 
     /// A token from a peer (or storage): adopted when it is valid, not the one our server rejected,
     /// and outlives the current one.
-    fn adopt_from_peer(&mut self, now: Millis, raw: String, expires_at: Option<Millis>, minted_at: Millis) {
+    pub(super) fn adopt_from_peer(&mut self, now: Millis, raw: String, expires_at: Option<Millis>, minted_at: Millis) {
         let Ok(decoded) = token::decode_with(self.json, &raw) else {
             return self.ignore_peer_message();
         };
@@ -236,21 +241,24 @@ impl Session {
         if self.current.as_ref().is_some_and(|t| t.raw == raw) {
             return;
         }
-        // Tabs share the machine clock, so the peer's expiry estimate holds here too.
-        let remaining = match expires_at {
-            Some(at) => Some(at.saturating_sub(now)),
-            None => self.remaining_ms(now, &decoded.claims, None),
+        let left = match self.judge_offer(now, &decoded.claims, expires_at, minted_at) {
+            Ok(left) => left,
+            Err(Doubt::Expired) => return self.trace(Trace::stale_broadcast_ignored(tail)),
+            // Implausible: counted with the malformed.
+            Err(Doubt::NoExpiry | Doubt::ForeignBackend | Doubt::OtherSubject) => return self.ignore_peer_message(),
         };
-        let outlives_current = match (self.current.as_ref(), remaining) {
-            (None, _) => true,
-            (Some(current), _) if current.verdict == TokenVerdict::Rejected => true,
-            (Some(current), Some(left)) => current.expires_at.is_some_and(|at| now.saturating_add(left) > at),
-            (Some(_), None) => true,
+        let remaining = Some(left);
+        let outlives_current = match self.current.as_ref() {
+            None => true,
+            Some(current) if current.verdict == TokenVerdict::Rejected => true,
+            Some(current) => current.expires_at.is_some_and(|at| now.saturating_add(left) > at),
         };
-        if remaining == Some(0) || !outlives_current {
+        if !outlives_current {
             return self.trace(Trace::stale_broadcast_ignored(tail));
         }
         self.trace(Trace::peer_token_adopted(tail, remaining));
+        // A session that has not fetched yet takes its identity from the first token it adopts.
+        self.identity.get_or_insert_with(|| Identity::of(&decoded.claims));
         self.install(now, raw, decoded.claims, remaining, Origin::Peer { minted_at });
         if self.is_satisfied_by_peer(now) {
             self.finish_without_fetch();

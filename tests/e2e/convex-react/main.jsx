@@ -37,7 +37,10 @@ async function fetchAccessToken({ forceRefreshToken }) {
   }
 }
 
-const auth = createAuth({ fetchAccessToken, refreshLeewaySeconds: leewaySeconds, expectAuth: true, crossTab: { name: "convex-react" } });
+// `?initial=1`: the page as a server would render it with the user's token from a cookie (the test
+// puts the token in window.renderedToken), handed to the session as `initialToken`.
+const initialToken = params.get("initial") === "1" ? window.renderedToken : undefined;
+const auth = createAuth({ fetchAccessToken, refreshLeewaySeconds: leewaySeconds, expectAuth: true, crossTab: { name: "convex-react" }, initialToken });
 // The client options the README gives for each path. ConvexProviderWithAuth: convex's expectAuth
 // holds queries until the first token is sent (the provider calls setAuth only once the session is
 // authenticated), initialAuthTokenReuse keeps convex from forcing a second token once the first is
