@@ -60,18 +60,16 @@ fn read<T: DeserializeOwned>(json: &str) -> Result<T, ObjectError> {
 /// A value `JSON.parse` returned: null, a boolean, a number, a string, an array or a plain object.
 pub struct Parsed(JsValue);
 
-/// The largest integer a JavaScript number holds exactly (2^53 - 1).
-const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
-
 impl<'de> Deserializer<'de> for Parsed {
     type Error = Dropped;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Dropped> {
         let value = self.0;
         if let Some(number) = value.as_f64() {
-            // Whole non-negative numbers are integers (NumericDates, times); the rest are floats,
-            // which the core range-checks (a negative or fractional time is refused there).
-            if (0.0..=MAX_SAFE_INTEGER).contains(&number) && number == (number as u64) as f64 {
+            // Whole non-negative numbers are integers (NumericDates, times), saturating at u64::MAX
+            // as serde_json reads "18446744073709551615"; the rest are floats, which the core
+            // range-checks (a negative or fractional time is refused there).
+            if number >= 0.0 && number.is_finite() && number.fract() == 0.0 {
                 visitor.visit_u64(number as u64)
             } else {
                 visitor.visit_f64(number)
