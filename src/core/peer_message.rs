@@ -58,21 +58,27 @@ pub enum PeerMessageError {
 /// A message as it is sent: `{"v":1,"at":…,"kind":…,"token":…,"expiresAt":…}`.
 #[derive(Serialize)]
 pub struct Outgoing<'a> {
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::number"))]
     pub v: u64,
     #[serde(skip_serializing_if = "is_zero")]
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::number"))]
     pub at: Millis,
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<&'a str>,
     #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
     pub expires_at: Option<Millis>,
     #[serde(rename = "retryAt", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
     pub retry_at: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
     pub failures: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'static str>,
     #[serde(rename = "issuerAt", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
     pub issuer_at: Option<Millis>,
 }
 

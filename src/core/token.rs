@@ -41,8 +41,11 @@ pub struct Header {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Claims {
     /// Seconds since the Unix epoch (a fractional NumericDate is floored).
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
     pub exp: Option<u64>,
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
     pub iat: Option<u64>,
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
     pub nbf: Option<u64>,
     pub iss: Option<String>,
     pub sub: Option<String>,

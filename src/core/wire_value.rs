@@ -299,3 +299,21 @@ pub fn read_object<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer:
         Ok(Object::Refused) | Err(_) => Err(ObjectError::Syntax),
     }
 }
+
+/// How an integer leaves the wasm build: as a JavaScript number (`serialize_f64`), which
+/// `JSON.stringify` prints exactly like the integer below 2^53. serde-wasm-bindgen's
+/// `serialize_u64` would also format an error message for values beyond 2^53 (0.5 KB of wasm).
+/// Native builds keep `u64` (serde_json prints floats with a `.0`).
+#[cfg(target_arch = "wasm32")]
+pub fn number<S: serde::Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(*value as f64)
+}
+
+/// [`number`] for an optional member (`None` is skipped or `null`, as the struct says).
+#[cfg(target_arch = "wasm32")]
+pub fn optional_number<S: serde::Serializer>(value: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.serialize_f64(*value as f64),
+        None => serializer.serialize_none(),
+    }
+}
