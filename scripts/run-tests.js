@@ -51,6 +51,7 @@ const FILES = {
   "tests/node/frameworks-ssr.test.js": { lane: "free", limit: 90 },
   "tests/node/options.test.js": { lane: "free", limit: 60 },
   "tests/node/locate.test.js": { lane: "free", limit: 30 },
+  "tests/node/wasm-json.test.js": { lane: "free", limit: 30 },
   "tests/node/protocol.test.js": { lane: "free", limit: 90 },
   "tests/browser/session-edges.test.js": { lane: "free", limit: 120 },
   "tests/node/convex-token.test.js": { lane: "free", limit: 60 },

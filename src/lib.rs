@@ -4,10 +4,9 @@
 //! driver, and the `#[wasm_bindgen]` surface below exist only on wasm32. The surface is thin:
 //! argument conversion and one call into the driver per method.
 //!
-//! The wasm build is `no_std` (+ `alloc`): with its own panic handler and allocator the module
-//! carries neither std's panic-message formatting nor dlmalloc. The core is written against
-//! `core`/`alloc` only, so native builds and tests use std as usual.
-#![cfg_attr(target_arch = "wasm32", no_std)]
+//! The wasm build links std (serde-wasm-bindgen and gloo-timers need it) but keeps its own
+//! allocator (src/web/allocator.rs) in place of std's dlmalloc. The core is written against
+//! `core`/`alloc` only.
 
 extern crate alloc;
 
@@ -15,18 +14,10 @@ pub mod core;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-/// What `std` would provide on wasm32: an allocator, and a panic handler that traps without
-/// formatting (the core is panic-free by test; a trap here would be a bug, not an error path).
+/// The allocator std would bring is ~8 KB of dlmalloc; the session's allocations are few and small.
 #[cfg(target_arch = "wasm32")]
-mod wasm_runtime {
-    #[global_allocator]
-    static ALLOCATOR: crate::web::allocator::SizeClassAllocator = crate::web::allocator::SizeClassAllocator::new();
-
-    #[panic_handler]
-    fn panic(_: &::core::panic::PanicInfo) -> ! {
-        ::core::arch::wasm32::unreachable()
-    }
-}
+#[global_allocator]
+static ALLOCATOR: crate::web::allocator::SizeClassAllocator = crate::web::allocator::SizeClassAllocator::new();
 
 #[cfg(target_arch = "wasm32")]
 mod surface {
@@ -37,6 +28,7 @@ mod surface {
     use wasm_bindgen::prelude::*;
 
     use crate::core::{self, Config, OpDecision, TokenNeed, Verdict};
+    use crate::web::json::to_js;
     use crate::web::bounded::{bounded_string, Bounded, MAX_TOKEN_CHARS};
     use crate::web::{clock, driver::Driver};
 
@@ -44,10 +36,6 @@ mod surface {
     #[wasm_bindgen]
     pub struct WasmSession {
         driver: Rc<Driver>,
-    }
-
-    fn millis(value: f64, fallback: u64) -> u64 {
-        if value.is_finite() && value >= 0.0 { value as u64 } else { fallback }
     }
 
     #[wasm_bindgen]
@@ -68,15 +56,15 @@ mod surface {
             storage: JsValue,
             early_lock: JsValue,
         ) -> WasmSession {
-            let defaults = Config::default();
+            // Resolved and range-checked by pkg/src/options.ts (the defaults are the core's: tests/protocol_types.rs).
             let config = Config {
-                refresh_leeway_ms: millis(refresh_leeway_ms, defaults.refresh_leeway_ms),
+                refresh_leeway_ms: refresh_leeway_ms as u64,
                 expect_auth,
                 reject_held_when_signed_out,
-                fetch_timeout_ms: millis(fetch_timeout_ms, defaults.fetch_timeout_ms),
-                lock_timeout_ms: millis(lock_timeout_ms, defaults.lock_timeout_ms),
+                fetch_timeout_ms: fetch_timeout_ms as u64,
+                lock_timeout_ms: lock_timeout_ms as u64,
                 seed: clock::random_seed(),
-                ..defaults
+                ..Config::default()
             };
             WasmSession { driver: Driver::new(config, fetch_access_token, on_output, &name, cross_tab, &storage, &early_lock) }
         }
@@ -102,7 +90,9 @@ mod surface {
         /// existed; false when the core refuses it (the driver then calls the callback anew).
         #[wasm_bindgen(js_name = backdateFetch)]
         pub fn backdate_fetch(&self, began_at: f64) -> bool {
-            self.driver.backdate_fetch(millis(began_at, u64::MAX))
+            // Not a time (NaN, negative): a start the core cannot place, so it refuses the backdate.
+            let began_at = if began_at.is_finite() && began_at >= 0.0 { began_at as u64 } else { u64::MAX };
+            self.driver.backdate_fetch(began_at)
         }
 
         /// Cross-tab messages ignored as malformed (a diagnostics counter).
@@ -129,9 +119,9 @@ mod surface {
             self.driver.session().refresh_at().map(|ms| ms as f64)
         }
 
-        /// The current token's registered claims, or `null`.
+        /// The current token's registered claims (`TokenClaims`), or `null`.
         pub fn claims(&self) -> JsValue {
-            self.driver.session().claims().map_or(JsValue::NULL, claims_object)
+            self.driver.session().claims().map_or(JsValue::NULL, to_js)
         }
 
         /// The current token, or `null` (pkg decodes namespaced claims from it, e.g. Hasura's, and
@@ -145,7 +135,7 @@ mod surface {
         pub fn request_token(&self, waiter: u32, need: u8, held: f64) {
             let need = match need {
                 0 => TokenNeed::Current,
-                1 => TokenNeed::NewerThan(millis(held, 0)),
+                1 => TokenNeed::NewerThan(held as u64),
                 _ => TokenNeed::Forced,
             };
             self.driver.with_session(|session, now| session.handle_token_request(now, waiter, need));
@@ -154,7 +144,7 @@ mod surface {
         #[wasm_bindgen(js_name = serverVerdict)]
         pub fn server_verdict(&self, generation: f64, accepted: bool) {
             let verdict = if accepted { Verdict::Accepted } else { Verdict::Rejected };
-            self.driver.with_session(|session, now| session.handle_server_verdict(now, millis(generation, 0), verdict));
+            self.driver.with_session(|session, now| session.handle_server_verdict(now, generation as u64, verdict));
         }
 
         #[wasm_bindgen(js_name = attachClient)]
@@ -196,9 +186,9 @@ mod surface {
     /// `{ code: "malformed_token", message }` for anything that is not a JWT.
     #[wasm_bindgen(js_name = decodeToken)]
     pub fn decode_token(token: &str) -> Result<JsValue, JsValue> {
-        match core::decode(token) {
+        match core::token::decode_with(&crate::web::json::BrowserJson, token) {
             Ok(decoded) => {
-                let out: Object = claims_object(&decoded.claims).unchecked_into();
+                let out: Object = to_js(&decoded.claims).unchecked_into();
                 set(&out, "alg", decoded.header.alg.map(JsValue::from));
                 set(&out, "kid", decoded.header.kid.map(JsValue::from));
                 set(&out, "typ", decoded.header.typ.map(JsValue::from));
@@ -211,19 +201,6 @@ mod surface {
                 Err(out.into())
             }
         }
-    }
-
-    fn claims_object(claims: &core::Claims) -> JsValue {
-        let out = Object::new();
-        let seconds = |value: Option<u64>| value.map(|s| JsValue::from(s as f64));
-        set(&out, "iss", claims.iss.as_deref().map(JsValue::from));
-        set(&out, "sub", claims.sub.as_deref().map(JsValue::from));
-        let aud: js_sys::Array = claims.aud.iter().map(|a| JsValue::from(a.as_str())).collect();
-        set(&out, "aud", Some(aud.into()));
-        set(&out, "exp", seconds(claims.exp));
-        set(&out, "iat", seconds(claims.iat));
-        set(&out, "nbf", seconds(claims.nbf));
-        out.into()
     }
 
     fn set(target: &Object, key: &str, value: Option<JsValue>) {

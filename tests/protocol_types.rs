@@ -3,7 +3,7 @@
 //! compile here until it is listed, and then fails the comparison until protocol.ts has it.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use authlane::core::{AuthState, ErrorCode, FetchReason, TraceKind};
 
@@ -74,4 +74,96 @@ fn the_early_request_is_the_cores_request() {
     let start = source.find("export const PEER_REQUEST = '").expect("protocol.ts defines PEER_REQUEST") + "export const PEER_REQUEST = '".len();
     let literal = &source[start..start + source[start..].find('\'').expect("the literal ends with '")];
     assert_eq!(literal, authlane::core::PeerMessage::Request.encode());
+}
+
+/// Each member of protocol.ts's `Output` union: its `kind` and its other field names.
+fn output_members(source: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let start = source.find("export type Output =").expect("protocol.ts lacks Output");
+    let body = &source[start..];
+    let body = &body[..body.find(";\n\n").map_or(body.len(), |end| end + 1)];
+    let mut members = BTreeMap::new();
+    for block in body.split('{').skip(1) {
+        let block = &block[..block.find('}').expect("a member closes with }")];
+        let mut kind = None;
+        let mut fields = BTreeSet::new();
+        for field in block.split(';').map(str::trim).filter(|field| !field.is_empty()) {
+            let (name, value) = field.split_once(':').expect("name: type");
+            match name.trim() {
+                "kind" => kind = Some(value.trim().trim_matches('"').to_string()),
+                name => {
+                    fields.insert(name.to_string());
+                }
+            }
+        }
+        members.insert(kind.expect("every member has a kind"), fields);
+    }
+    members
+}
+
+#[test]
+fn output_kinds_and_fields_match_the_core() {
+    use authlane::core::protocol::JsOutput;
+    let code = ErrorCode::FetchFailed;
+    let all = [
+        JsOutput::Token { waiter: 1, token: Some("a.b.c"), generation: 1.0 },
+        JsOutput::TokenError { waiter: 1, code, detail: "d" },
+        JsOutput::Release { operations: &[1] },
+        JsOutput::Reject { operations: &[1], code, detail: "d" },
+        JsOutput::TokenChanged { generation: 1.0 },
+        JsOutput::State { status: AuthState::Loading, code: None, detail: None },
+        JsOutput::Trace { event: TraceKind::LockLost, token_tail: None, value: None, code: None, detail: None },
+    ];
+    for output in &all {
+        match output {
+            JsOutput::Token { .. }
+            | JsOutput::TokenError { .. }
+            | JsOutput::Release { .. }
+            | JsOutput::Reject { .. }
+            | JsOutput::TokenChanged { .. }
+            | JsOutput::State { .. }
+            | JsOutput::Trace { .. } => {}
+        }
+    }
+    let mut core = BTreeMap::new();
+    for output in &all {
+        let serde_json::Value::Object(object) = serde_json::to_value(output).expect("serializes") else {
+            panic!("{output:?} is not an object");
+        };
+        let kind = object["kind"].as_str().expect("kind is a string").to_string();
+        core.insert(kind, object.keys().filter(|key| *key != "kind").cloned().collect::<BTreeSet<_>>());
+    }
+    assert_eq!(output_members(&protocol()), core);
+}
+
+#[test]
+fn errors_ts_spells_every_core_code_under_its_rust_name() {
+    use ErrorCode::*;
+    let errors = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pkg/src/errors.ts")).expect("pkg/src/errors.ts");
+    for code in [MalformedToken, FetchFailed, FetchTimeout, InvalidCallbackResult, TokenRejected, TokenExpired, SignedOut, Disposed] {
+        let entry = format!("{code:?}: \"{}\",", code.as_str());
+        assert!(errors.contains(&entry), "errors.ts lacks `{entry}`");
+    }
+}
+
+/// The option defaults options.ts applies are the core's (`Config::default`, src/core/session/config.rs).
+#[test]
+fn option_defaults_match_the_core() {
+    use authlane::core::timers::MAX_TIMER_DELAY_MS;
+    use authlane::core::Config;
+    let options = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pkg/src/options.ts")).expect("pkg/src/options.ts");
+    let number = |name: &str| -> u64 {
+        let at = options.find(&format!("{name}")).unwrap_or_else(|| panic!("options.ts lacks {name}"));
+        let rest = &options[at + name.len()..];
+        let value: String = rest.trim_start_matches([':', ' ', '=']).chars().take_while(|c| c.is_ascii_digit() || *c == '_').collect();
+        value.replace('_', "").parse().unwrap_or_else(|_| panic!("{name} is not a number in options.ts"))
+    };
+    let defaults = Config::default();
+    assert_eq!(number("refreshLeewaySeconds") * 1000, defaults.refresh_leeway_ms);
+    assert_eq!(number("fetchTimeoutMs"), defaults.fetch_timeout_ms);
+    assert_eq!(number("lockTimeoutMs"), defaults.lock_timeout_ms);
+    assert_eq!(number("const PEER_GRACE_MS"), defaults.peer_grace_ms);
+    assert_eq!(number("const MAX_TIMER_MS"), MAX_TIMER_DELAY_MS);
+    assert!(options.contains(&format!("expectAuth: {},", defaults.expect_auth)));
+    let signed_out = if defaults.reject_held_when_signed_out { "reject" } else { "run" };
+    assert!(options.contains(&format!("signedOutOperations: \"{signed_out}\",")));
 }

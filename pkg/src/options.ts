@@ -1,6 +1,7 @@
 // createAuth's options, checked at the door: every wrong type or out-of-range value throws
 // `invalid_argument` synchronously, naming the option and what it takes, before anything loads.
-// The defaults live here, once; the session receives resolved values only.
+// The defaults are the core's (`Config::default`, src/core/session/config.rs; tests/protocol_types.rs
+// fails when they differ); the session receives resolved values only.
 import type { AuthOptions, FetchAccessToken, RefusalExplainer, TokenStorage } from "./auth.js";
 import { AuthlaneError, ErrorCodes } from "./errors.js";
 import type { TraceEvent } from "./log.js";

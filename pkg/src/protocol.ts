@@ -1,7 +1,8 @@
 // What the wasm session tells JavaScript: one object per output, `kind` naming the variant.
 // Mirrors the Rust definitions (src/core/errors.rs ErrorCode, src/core/state.rs AuthState and
-// TraceKind, src/core/session.rs TokenNeed, src/web/driver.rs `emit`); tests/protocol_types.rs
-// fails when a name here and there disagree.
+// TraceKind, src/core/session.rs TokenNeed, src/core/protocol.rs JsOutput); tests/protocol_types.rs
+// fails when a kind, a field or a name here and there disagree (and when options.ts's defaults differ
+// from the core's).
 
 /** `ErrorCode::as_str` in src/core/errors.rs: the codes the core itself reports. */
 export type CoreErrorCode =
@@ -49,12 +50,12 @@ export type CoreTraceKind =
 export const TokenNeed = { Current: 0, NewerThan: 1, Forced: 2 } as const;
 export type TokenNeed = (typeof TokenNeed)[keyof typeof TokenNeed];
 
-/** One output of the session (`Driver::perform` in src/web/driver.rs). */
+/** One output of the session: `JsOutput` in src/core/protocol.rs, serialized by serde-wasm-bindgen (`Driver::emit`). */
 export type Output =
   | { kind: "token"; waiter: number; token: string | null; generation: number }
   | { kind: "token_error"; waiter: number; code: CoreErrorCode; detail: string }
-  | { kind: "release"; operations: Uint32Array }
-  | { kind: "reject"; operations: Uint32Array; code: CoreErrorCode; detail: string }
+  | { kind: "release"; operations: readonly number[] }
+  | { kind: "reject"; operations: readonly number[]; code: CoreErrorCode; detail: string }
   | { kind: "token_changed"; generation: number }
   | { kind: "state"; status: AuthStatus; code: CoreErrorCode | null; detail: string | null }
   | {

@@ -6,7 +6,9 @@
 pub mod backoff;
 pub mod errors;
 pub mod gate;
+pub mod json_text;
 pub mod peer_message;
+pub mod protocol;
 pub mod session;
 pub mod state;
 pub mod timers;
@@ -19,7 +21,12 @@ pub type Millis = u64;
 
 pub use errors::{AuthError, ErrorCode, TokenError};
 pub use gate::{OpDecision, OpId};
+#[cfg(not(target_arch = "wasm32"))]
+pub use json_text::SerdeJson;
+pub use json_text::JsonText;
 pub use peer_message::PeerMessage;
 pub use session::{Config, FetchId, FetchOutcome, Generation, LockGrant, LockId, Output, Session, Slot, TokenNeed, Verdict, WaiterId};
 pub use state::{AuthState, FetchReason, Trace, TraceKind};
-pub use token::{decode, redact, Claims, DecodedToken};
+#[cfg(not(target_arch = "wasm32"))]
+pub use token::decode;
+pub use token::{decode_with, redact, Claims, DecodedToken};

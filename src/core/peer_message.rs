@@ -13,8 +13,9 @@ use alloc::string::String;
 use serde::{Deserialize, Serialize};
 
 use super::errors::ErrorCode;
+use super::json_text::JsonText;
 use super::token::MAX_TOKEN_LEN;
-use super::wire_value::{parse_object, WireValue};
+use super::wire_value::WireValue;
 use super::Millis;
 
 /// Bumped on any incompatible change; other versions are ignored, so mixed deployments
@@ -56,41 +57,47 @@ pub enum PeerMessageError {
 
 /// A message as it is sent: `{"v":1,"at":…,"kind":…,"token":…,"expiresAt":…}`.
 #[derive(Serialize)]
-struct Outgoing<'a> {
-    v: u64,
+pub struct Outgoing<'a> {
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::number"))]
+    pub v: u64,
     #[serde(skip_serializing_if = "is_zero")]
-    at: Millis,
-    kind: &'static str,
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::number"))]
+    pub at: Millis,
+    pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<&'a str>,
+    pub token: Option<&'a str>,
     #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
-    expires_at: Option<Millis>,
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
+    pub expires_at: Option<Millis>,
     #[serde(rename = "retryAt", skip_serializing_if = "Option::is_none")]
-    retry_at: Option<Millis>,
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
+    pub retry_at: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    failures: Option<u64>,
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
+    pub failures: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<&'static str>,
+    pub code: Option<&'static str>,
     #[serde(rename = "issuerAt", skip_serializing_if = "Option::is_none")]
-    issuer_at: Option<Millis>,
+    #[cfg_attr(target_arch = "wasm32", serde(serialize_with = "crate::core::wire_value::optional_number"))]
+    pub issuer_at: Option<Millis>,
 }
 
-/// A message as it is received: every member read as whatever type it has, checked in [`PeerMessage::decode_with_time`].
+/// A message as it is received: every member read as whatever type it has, checked in [`PeerMessage::read`].
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Incoming {
-    v: WireValue,
-    at: WireValue,
-    kind: WireValue,
-    token: WireValue,
+pub struct Incoming {
+    pub v: WireValue,
+    pub at: WireValue,
+    pub kind: WireValue,
+    pub token: WireValue,
     #[serde(rename = "expiresAt")]
-    expires_at: WireValue,
+    pub expires_at: WireValue,
     #[serde(rename = "retryAt")]
-    retry_at: WireValue,
-    failures: WireValue,
-    code: WireValue,
+    pub retry_at: WireValue,
+    pub failures: WireValue,
+    pub code: WireValue,
     #[serde(rename = "issuerAt")]
-    issuer_at: WireValue,
+    pub issuer_at: WireValue,
 }
 
 fn is_zero(at: &Millis) -> bool {
@@ -98,12 +105,32 @@ fn is_zero(at: &Millis) -> bool {
 }
 
 impl PeerMessage {
-    /// Encodes without a time (`at` 0: older than any sign-out).
+    /// Encodes without a time (`at` 0: older than any sign-out), with serde_json.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn encode(&self) -> String {
         self.encode_at(0)
     }
 
+    /// [`Self::write`] with serde_json (native builds).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn encode_at(&self, at: Millis) -> String {
+        self.write(&super::json_text::SerdeJson, at)
+    }
+
+    /// [`Self::read`] with serde_json (native builds).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn decode(text: &str) -> Result<PeerMessage, PeerMessageError> {
+        Self::read(&super::json_text::SerdeJson, text).map(|(_, message)| message)
+    }
+
+    /// [`Self::read`] with serde_json (native builds).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn decode_with_time(text: &str) -> Result<(Millis, PeerMessage), PeerMessageError> {
+        Self::read(&super::json_text::SerdeJson, text)
+    }
+
+    /// The message's text, stamped with the time `at`.
+    pub fn write(&self, json: &dyn JsonText, at: Millis) -> String {
         let mut outgoing = Outgoing {
             v: WIRE_VERSION,
             at,
@@ -132,20 +159,15 @@ impl PeerMessage {
                 "clock"
             }
         };
-        // Serializing plain strings and integers into memory cannot fail.
-        serde_json::to_string(&outgoing).unwrap_or_default()
+        json.write_peer_message(&outgoing)
     }
 
-    pub fn decode(text: &str) -> Result<PeerMessage, PeerMessageError> {
-        Self::decode_with_time(text).map(|(_, message)| message)
-    }
-
-    /// Decodes a message and its time `at` (0 when absent).
-    pub fn decode_with_time(text: &str) -> Result<(Millis, PeerMessage), PeerMessageError> {
+    /// Decodes a message (its JSON read by `json`) and its time `at` (0 when absent).
+    pub fn read(json: &dyn JsonText, text: &str) -> Result<(Millis, PeerMessage), PeerMessageError> {
         if text.len() > MAX_MESSAGE_LEN {
             return Err(PeerMessageError::BadField);
         }
-        let incoming: Incoming = parse_object(text.as_bytes()).map_err(|_| PeerMessageError::NotJson)?;
+        let incoming = json.read_peer_message(text).map_err(|_| PeerMessageError::NotJson)?;
         if incoming.v != WireValue::Unsigned(WIRE_VERSION) {
             return Err(PeerMessageError::WrongVersion);
         }

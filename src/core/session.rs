@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use super::backoff::Backoff;
 use super::errors::{AuthError, ErrorCode};
 use super::gate::{Gate, OpDecision, OpId};
+use super::json_text::JsonText;
 use super::state::{AuthState, FetchReason, Trace, TraceKind};
 use super::timers::{Timer, TimerTable};
 use super::token::{self, Claims};
@@ -224,11 +225,21 @@ pub struct Session {
     /// The issuer and audience of this session's tokens (its own fetches', or else the first it
     /// adopted): a peer's token must have them (see `trust`).
     identity: Option<trust::Identity>,
+    /// Reads tokens' and peers' JSON, writes peer messages.
+    json: &'static dyn JsonText,
 }
 
 impl Session {
+    /// A session reading and writing JSON with serde_json (native builds).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(config: Config) -> Self {
+        Self::with_json(config, &super::json_text::SerdeJson)
+    }
+
+    /// A session whose JSON texts go through `json` (the browser driver passes the browser's).
+    pub fn with_json(config: Config, json: &'static dyn JsonText) -> Self {
         Session {
+            json,
             backoff: Backoff::new(config.backoff_initial_ms, config.backoff_max_ms, config.seed),
             gate: Gate::new(config.expect_auth),
             config,
@@ -375,7 +386,7 @@ impl Session {
         self.take_recalled_sign_out(now);
         self.signed_out_at = now.max(self.signed_out_at.saturating_add(1));
         if self.config.cross_tab {
-            let message = super::peer_message::PeerMessage::SignedOut.encode_at(self.signed_out_at);
+            let message = super::peer_message::PeerMessage::SignedOut.write(self.json, self.signed_out_at);
             self.outputs.push_back(Output::Broadcast(message));
             self.outputs.push_back(Output::RecordSignOut(self.signed_out_at));
         }

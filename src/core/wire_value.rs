@@ -1,7 +1,7 @@
 //! A JSON member's value of any type, read through serde without ever building an error.
 //!
-//! The token and peer-message structs derive `Deserialize` with fields of this type, so serde_json
-//! reports only syntax errors, and the type checks happen afterwards, where the error can name the
+//! The token and peer-message structs derive `Deserialize` with fields of this type, so the JSON
+//! reader (serde_json natively, `JSON.parse` in the browser) reports only syntax errors, and the type checks happen afterwards, where the error can name the
 //! claim. Typed fields (`Option<u64>`, `String`) would reach serde's `invalid_type`, whose message
 //! formats the unexpected value (floats included) and costs kilobytes of wasm for a path that only
 //! ever says "malformed".
@@ -86,9 +86,9 @@ impl<'de> Visitor<'de> for WireValueVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<WireValue, A::Error> {
         let mut strings = Some(Vec::new());
-        while let Some(item) = items.next_element::<WireValue>()? {
+        while let Some(ArrayItem(item)) = items.next_element::<ArrayItem>()? {
             match (item, strings.as_mut()) {
-                (WireValue::String(text), Some(strings)) => strings.push(text),
+                (Some(text), Some(strings)) => strings.push(text),
                 _ => strings = None,
             }
         }
@@ -98,6 +98,64 @@ impl<'de> Visitor<'de> for WireValueVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<WireValue, A::Error> {
         while members.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(WireValue::Other)
+    }
+}
+
+/// An array's item: a string is kept; anything else is skipped without descending into it (a
+/// parsed value has no depth limit of its own, and nested arrays must not recurse without bound).
+struct ArrayItem(Option<String>);
+
+impl<'de> Deserialize<'de> for ArrayItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ArrayItemVisitor)
+    }
+}
+
+struct ArrayItemVisitor;
+
+impl<'de> Visitor<'de> for ArrayItemVisitor {
+    type Value = ArrayItem;
+
+    fn expecting(&self, _: &mut fmt::Formatter) -> fmt::Result {
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<ArrayItem, E> {
+        Ok(ArrayItem(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<ArrayItem, E> {
+        Ok(ArrayItem(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<ArrayItem, E> {
+        Ok(ArrayItem(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<ArrayItem, E> {
+        Ok(ArrayItem(None))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<ArrayItem, E> {
+        Ok(ArrayItem(Some(value.into())))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<ArrayItem, E> {
+        Ok(ArrayItem(Some(value)))
+    }
+
+    fn visit_unit<E>(self) -> Result<ArrayItem, E> {
+        Ok(ArrayItem(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<ArrayItem, A::Error> {
+        while items.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(ArrayItem(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<ArrayItem, A::Error> {
+        while members.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(ArrayItem(None))
     }
 }
 
@@ -165,10 +223,11 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
     }
 }
 
-/// The error a derived visitor sees: it drops the message it is given unformatted, so
-/// serde's `duplicate_field`, which builds one with `format_args!`, links no formatting code.
+/// The error a derived visitor sees (and the browser's parsed-value deserializer's): it drops the
+/// message it is given unformatted, so serde's `duplicate_field`, which builds one with
+/// `format_args!`, links no formatting code.
 #[derive(Debug)]
-struct Dropped;
+pub struct Dropped;
 
 impl fmt::Display for Dropped {
     fn fmt(&self, _: &mut fmt::Formatter) -> fmt::Result {
@@ -231,11 +290,30 @@ pub enum ObjectError {
     NotAnObject,
 }
 
-/// Parses `bytes` as a JSON object into `T`. serde_json's error is dropped unformatted.
-pub fn parse_object<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ObjectError> {
-    match serde_json::from_slice::<Object<T>>(bytes) {
+/// Reads a JSON object into `T` from any self-describing deserializer (serde_json natively, the
+/// browser's parsed value in the wasm driver). The deserializer's own error is dropped unformatted.
+pub fn read_object<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<T, ObjectError> {
+    match Object::<T>::deserialize(deserializer) {
         Ok(Object::Members(value)) => Ok(value),
         Ok(Object::Other) => Err(ObjectError::NotAnObject),
         Ok(Object::Refused) | Err(_) => Err(ObjectError::Syntax),
+    }
+}
+
+/// How an integer leaves the wasm build: as a JavaScript number (`serialize_f64`), which
+/// `JSON.stringify` prints exactly like the integer below 2^53. serde-wasm-bindgen's
+/// `serialize_u64` would also format an error message for values beyond 2^53 (0.5 KB of wasm).
+/// Native builds keep `u64` (serde_json prints floats with a `.0`).
+#[cfg(target_arch = "wasm32")]
+pub fn number<S: serde::Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(*value as f64)
+}
+
+/// [`number`] for an optional member (`None` is skipped or `null`, as the struct says).
+#[cfg(target_arch = "wasm32")]
+pub fn optional_number<S: serde::Serializer>(value: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.serialize_f64(*value as f64),
+        None => serializer.serialize_none(),
     }
 }

@@ -5,18 +5,20 @@ use alloc::string::String;
 use core::cell::{Cell, Ref, RefCell};
 
 use alloc::boxed::Box;
-use js_sys::{Function, Object, Reflect, Uint32Array};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use super::bounded::bounded_record;
 use super::channel::PeerChannel;
 use super::clock::now;
 use super::fetch::call_fetch_access_token;
+use super::json::{to_js, BrowserJson};
 use super::locks::RefreshLock;
 use super::storage::TokenStore;
 use super::timer::DeadlineTimer;
 use super::wake::WakeListeners;
-use crate::core::{AuthError, Config, LockGrant, Millis, Output, Session, Slot, Trace, TraceKind};
+use crate::core::protocol::JsOutput;
+use crate::core::{Config, LockGrant, Millis, Output, Session, Slot};
 
 /// The cross-tab primitives, with the callbacks they hold into the driver.
 struct Coordination {
@@ -59,7 +61,7 @@ impl Driver {
         config.cross_tab = cross_tab;
         config.persist = store.is_some();
         let driver = Rc::new_cyclic(|this: &Weak<Driver>| Driver {
-            session: RefCell::new(Session::new(config)),
+            session: RefCell::new(Session::with_json(config, &BrowserJson)),
             fetch_access_token,
             on_output,
             timer: RefCell::default(),
@@ -223,28 +225,6 @@ impl Driver {
                     }
                 });
             }
-            Output::ResolveToken { waiter, result } => match result {
-                Ok(Some((generation, token))) => self.emit(
-                    "token",
-                    &[("waiter", waiter.into()), ("token", token.into()), ("generation", (generation as f64).into())],
-                ),
-                Ok(None) => self.emit("token", &[("waiter", waiter.into()), ("token", JsValue::NULL), ("generation", 0.into())]),
-                Err(error) => {
-                    let [code, detail] = error_values(Some(error));
-                    self.emit("token_error", &[("waiter", waiter.into()), ("code", code), ("detail", detail)])
-                }
-            },
-            Output::ReleaseOperations(ops) => self.emit("release", &[("operations", Uint32Array::from(&ops[..]).into())]),
-            Output::RejectOperations(ops, error) => {
-                let [code, detail] = error_values(Some(error));
-                self.emit("reject", &[("operations", Uint32Array::from(&ops[..]).into()), ("code", code), ("detail", detail)])
-            }
-            Output::TokenChanged { generation } => self.emit("token_changed", &[("generation", (generation as f64).into())]),
-            Output::StateChanged { state, error } => {
-                let [code, detail] = error_values(error);
-                self.emit("state", &[("status", state.as_str().into()), ("code", code), ("detail", detail)])
-            }
-            Output::Trace(trace) => self.emit_trace(trace),
             Output::AcquireLock { lock, steal } => {
                 if let Some(coordination) = self.coordination.borrow().as_ref() {
                     coordination.lock.acquire(lock as f64, steal);
@@ -275,51 +255,19 @@ impl Driver {
                     coordination.channel.remember(slot.as_str(), record.as_deref());
                 }
             }
-        }
-    }
-
-    fn emit_trace(&self, trace: Trace) {
-        let detail: JsValue = match trace.kind {
-            TraceKind::FetchStarted(reason, force) => {
-                let mut text = String::from(reason.as_str());
-                if force {
-                    text.push_str(",forced");
+            ref message => {
+                if let Some(message) = JsOutput::of(message) {
+                    self.emit(&message);
                 }
-                text.into()
             }
-            _ => JsValue::NULL,
-        };
-        let [code, _] = error_values(trace.error);
-        self.emit(
-            "trace",
-            &[
-                ("event", trace.kind.as_str().into()),
-                ("tokenTail", trace.token_tail.map_or(JsValue::NULL, JsValue::from)),
-                // The log's one value slot: a duration, or for the operations kinds a count.
-                ("value", trace.millis.or(trace.count).map_or(JsValue::NULL, |value| (value as f64).into())),
-                ("code", code),
-                ("detail", detail),
-            ],
-        );
+        }
     }
 
-    /// Hands JavaScript one output as an object of the `Output` union in `pkg/src/protocol.ts`:
-    /// `kind` names the variant, the other members its fields.
-    fn emit(&self, kind: &str, fields: &[(&str, JsValue)]) {
-        let output = Object::new();
-        // Setting properties on a fresh plain object cannot fail.
-        let _ = Reflect::set(&output, &"kind".into(), &kind.into());
-        for (name, value) in fields {
-            let _ = Reflect::set(&output, &JsValue::from_str(name), value);
-        }
+    /// Hands JavaScript one output, an object of the `Output` union in `pkg/src/protocol.ts`
+    /// (serde-wasm-bindgen; absent values as `null`, as the union spells them).
+    fn emit(&self, message: &JsOutput) {
+        let output = to_js(message);
         // A throwing JS handler must not break the session; the TypeScript face reports its own errors.
         let _ = self.on_output.call1(&JsValue::NULL, &output);
-    }
-}
-
-fn error_values(error: Option<AuthError>) -> [JsValue; 2] {
-    match error {
-        Some(error) => [error.code.as_str().into(), error.detail.into()],
-        None => [JsValue::NULL, JsValue::NULL],
     }
 }

@@ -10,6 +10,8 @@ pub mod channel;
 pub mod clock;
 pub mod driver;
 pub mod fetch;
+pub mod global;
+pub mod json;
 pub mod locks;
 pub mod promise;
 pub mod storage;

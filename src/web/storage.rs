@@ -19,8 +19,8 @@ impl TokenStore {
     /// A storage the browser refuses (privacy modes throw on access) also means no store.
     pub fn resolve(spec: &JsValue, name: &str) -> Option<TokenStore> {
         let target = match spec.as_string().as_deref() {
-            Some("local") => Reflect::get(&js_sys::global(), &"localStorage".into()).ok()?,
-            Some("session") => Reflect::get(&js_sys::global(), &"sessionStorage".into()).ok()?,
+            Some("local") => Reflect::get(&super::global::global(), &"localStorage".into()).ok()?,
+            Some("session") => Reflect::get(&super::global::global(), &"sessionStorage".into()).ok()?,
             Some(_) => return None,
             None if spec.is_object() => spec.clone(),
             None => return None,

@@ -19,7 +19,7 @@ impl WakeListeners {
     pub fn new(on_wake: impl FnMut() + 'static, on_hide: impl FnMut() + 'static) -> Self {
         let on_wake = Closure::<dyn FnMut()>::new(on_wake);
         let on_hide = Closure::<dyn FnMut()>::new(on_hide);
-        let global = js_sys::global();
+        let global = super::global::global();
         let document = Reflect::get(&global, &JsValue::from_str("document")).ok();
         let mut registered = Vec::new();
         let targets = [

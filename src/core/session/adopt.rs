@@ -107,7 +107,7 @@ impl Session {
     /// queued for it are told, so their patience starts again).
     fn refetch_under_lock(&mut self, now: Millis, attempt: InFlight) {
         self.in_flight = Some(InFlight { force: true, reason: FetchReason::Stale, ..attempt });
-        self.outputs.push_back(Output::Broadcast(PeerMessage::Holding.encode()));
+        self.outputs.push_back(Output::Broadcast(PeerMessage::Holding.write(self.json, 0)));
         self.begin_fetch(now);
     }
 

@@ -90,7 +90,7 @@ impl Session {
                 self.settle_unauthenticated(None);
             }
             FetchOutcome::Failed(error) => self.on_fetch_failure(now, in_flight.force, error),
-            FetchOutcome::Token(raw) => match token::decode(&raw) {
+            FetchOutcome::Token(raw) => match token::decode_with(self.json, &raw) {
                 Ok(decoded) => self.adopt(now, raw, decoded.claims, in_flight),
                 Err(error) => self.on_fetch_failure(now, in_flight.force, error.into()),
             },

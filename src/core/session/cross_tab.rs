@@ -47,7 +47,7 @@ impl Session {
             return self.finish_without_fetch();
         }
         // Tell the tabs queued behind: their patience runs from this hand-over.
-        self.outputs.push_back(Output::Broadcast(PeerMessage::Holding.encode()));
+        self.outputs.push_back(Output::Broadcast(PeerMessage::Holding.write(self.json, 0)));
         if let Some(in_flight) = self.in_flight.as_mut() {
             in_flight.lock_acquired_at = now;
         }
@@ -89,7 +89,7 @@ impl Session {
             return;
         }
         self.take_recalled_sign_out(now);
-        let (at, message) = match PeerMessage::decode_with_time(text) {
+        let (at, message) = match PeerMessage::read(self.json, text) {
             Ok((at, message)) => (plausible_time(now, at, self.signed_out_at), message),
             Err(_) => return self.ignore_peer_message(),
         };
@@ -151,7 +151,7 @@ impl Session {
         in_flight.phase = FetchPhase::AwaitingLock;
         self.timers.set(Timer::LockWait, now.saturating_add(self.config.lock_timeout_ms));
         // Ask first: a peer's fresh token may arrive before the lock does.
-        self.outputs.push_back(Output::Broadcast(PeerMessage::Request.encode()));
+        self.outputs.push_back(Output::Broadcast(PeerMessage::Request.write(self.json, 0)));
         self.outputs.push_back(Output::AcquireLock { lock, steal: false });
     }
 
@@ -201,7 +201,7 @@ impl Session {
         if !self.config.cross_tab && !self.config.persist {
             return;
         }
-        let record = PeerMessage::Token { token: current.raw.clone(), expires_at: current.expires_at }.encode_at(current.minted_at);
+        let record = PeerMessage::Token { token: current.raw.clone(), expires_at: current.expires_at }.write(self.json, current.minted_at);
         if self.config.persist {
             self.outputs.push_back(Output::Persist(Some(record.clone())));
         }
@@ -226,7 +226,7 @@ impl Session {
     /// A token from a peer (or storage): adopted when it is valid, not the one our server rejected,
     /// and outlives the current one.
     pub(super) fn adopt_from_peer(&mut self, now: Millis, raw: String, expires_at: Option<Millis>, minted_at: Millis) {
-        let Ok(decoded) = token::decode(&raw) else {
+        let Ok(decoded) = token::decode_with(self.json, &raw) else {
             return self.ignore_peer_message();
         };
         self.note_lock_activity(now);

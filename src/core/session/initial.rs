@@ -21,7 +21,7 @@ impl Session {
         // The recalled sign-out first: a rendered token minted before it must not sign the user back in.
         self.take_recalled_sign_out(now);
         let generation = self.generation();
-        if let Ok(decoded) = token::decode(raw) {
+        if let Ok(decoded) = token::decode_with(self.json, raw) {
             let claims = &decoded.claims;
             let remaining = self.remaining_ms(now, claims, None);
             let leeway = self.config.refresh_leeway_ms;

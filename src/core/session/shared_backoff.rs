@@ -32,7 +32,7 @@ impl Session {
         }
         self.app_backoff = Some(AppBackoff { failed_at: now, retry_at, error });
         let failed = PeerMessage::Failed { retry_at, failures: self.backoff.attempts(), code: error.code };
-        let record = failed.encode_at(now);
+        let record = failed.write(self.json, now);
         self.outputs.push_back(Output::Broadcast(record.clone()));
         self.outputs.push_back(Output::Remember { slot: Slot::Backoff, record: Some(record) });
     }

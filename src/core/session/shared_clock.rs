@@ -29,7 +29,7 @@ impl Session {
         let known = self.skew_ms.unwrap_or(0);
         self.skew_ms = Some(skew);
         if self.config.cross_tab && skew.abs_diff(known) >= SKEW_NEWS_MS {
-            let record = PeerMessage::Clock { issuer_at }.encode_at(asked_at);
+            let record = PeerMessage::Clock { issuer_at }.write(self.json, asked_at);
             self.outputs.push_back(Output::Broadcast(record.clone()));
             self.outputs.push_back(Output::Remember { slot: Slot::Clock, record: Some(record) });
         }
