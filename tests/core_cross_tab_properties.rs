@@ -194,6 +194,8 @@ struct TabModel {
     wanted: Option<LockId>,
     /// This tab's attempt lost track of its lock request (known bug, see `Fuzz::end_input`).
     hung: bool,
+    /// The tab gave up on the lock (`LockUnavailable`) and its next fetch goes without it.
+    alone: bool,
     /// Tokens whose refresh this tab scheduled past their expiry (steered only, see `RefreshScheduled`).
     refresh_past_expiry: BTreeSet<String>,
     disposed: bool,
@@ -216,8 +218,8 @@ struct TabModel {
 struct Request {
     tab: usize,
     fetch: FetchId,
-    /// The lock the tab believed it held when it sent the request.
-    lock: LockId,
+    /// The lock the tab believed it held when it sent the request (none: it gave up on the lock).
+    lock: Option<LockId>,
     refresh_token: u64,
     at: Millis,
     processed: bool,
@@ -713,6 +715,7 @@ impl Fuzz {
                         self.m[tab].lock = None;
                     }
                 }
+                TraceKind::LockUnavailable => self.m[tab].alone = true,
                 TraceKind::LockReleasedOnTimeout => {
                     self.stats.hold_timeouts += 1;
                     self.mark_outstanding(tab, "its lock was released on the hold timeout");
@@ -785,14 +788,17 @@ impl Fuzz {
                     // refresh token that request is redeeming (it once did on a second rejection, see
                     // `a_second_rejection_mid_fetch_must_not_hand_the_lock_over`). Only dispose may
                     // (a disturbance like a closed tab); otherwise the duplicate check judges it.
-                    let abandoned = self.requests.iter().any(|r| r.tab == tab && r.lock == *lock && !r.processed);
+                    let abandoned = self.requests.iter().any(|r| r.tab == tab && r.lock == Some(*lock) && !r.processed);
                     if abandoned && self.ctx_direct != Some(Direct::Dispose) {
                         self.stats.abandoned_fetches += 1;
                     }
                 }
             }
             Output::FetchToken { .. } => {
-                assert!(self.m[tab].lock.is_some(), "tab {tab} fetched without believing it held the lock");
+                assert!(
+                    self.m[tab].lock.is_some() || self.m[tab].alone,
+                    "tab {tab} fetched without believing it held the lock"
+                );
                 self.stats.fetches += 1;
             }
             Output::ResolveToken { waiter, result } => {
@@ -854,11 +860,12 @@ impl Fuzz {
         holder: Option<(usize, LockId)>,
         robbed: Vec<(usize, LockId)>,
     ) {
-        let lock = self.m[tab].lock.expect("checked at FetchToken");
-        let robbed_now = robbed.contains(&(tab, lock));
+        let lock = self.m[tab].lock;
+        let alone = std::mem::take(&mut self.m[tab].alone);
+        let robbed_now = lock.is_some_and(|lock| robbed.contains(&(tab, lock)));
         assert!(
-            holder == Some((tab, lock)) || robbed_now,
-            "tab {tab} fetched under lock {lock} but the lock manager's holder is {holder:?} (pending losses {robbed:?})"
+            (alone && lock.is_none()) || holder == lock.map(|lock| (tab, lock)) || robbed_now,
+            "tab {tab} fetched under lock {lock:?} but the lock manager's holder is {holder:?} (pending losses {robbed:?})"
         );
         let mut disturbed = None;
         if robbed_now {

@@ -52,14 +52,15 @@ fn trace_kinds_match_the_core() {
         FetchStarted(FetchReason::Startup, false), TokenAdopted, SameTokenReturned, RefreshScheduled, FetchFailed,
         RetryScheduled, FetchSignedOut, StaleResultDropped, ServerAccepted, ServerRejected, StaleVerdictIgnored,
         OperationsHeld, OperationsReleased, OperationsRejected, LockAcquired, LockStolen, LockLost,
-        LockReleasedOnTimeout, PeerTokenAdopted, StaleBroadcastIgnored, PeerMessageIgnored, PeerSignedOut, FetchSkipped,
+        LockReleasedOnTimeout, LockUnavailable, PeerTokenAdopted, StaleBroadcastIgnored, PeerMessageIgnored,
+        PeerSignedOut, FetchSkipped,
     ];
     for kind in all {
         match kind {
             FetchStarted(..) | TokenAdopted | SameTokenReturned | RefreshScheduled | FetchFailed | RetryScheduled
             | FetchSignedOut | StaleResultDropped | ServerAccepted | ServerRejected | StaleVerdictIgnored
             | OperationsHeld | OperationsReleased | OperationsRejected | LockAcquired | LockStolen | LockLost
-            | LockReleasedOnTimeout | PeerTokenAdopted | StaleBroadcastIgnored | PeerMessageIgnored | PeerSignedOut
+            | LockReleasedOnTimeout | LockUnavailable | PeerTokenAdopted | StaleBroadcastIgnored | PeerMessageIgnored | PeerSignedOut
             | FetchSkipped => {}
         }
     }

@@ -91,7 +91,9 @@ pub enum Output {
     /// Command (cross-tab): request the refresh lock as `lock`. With `steal`, take it from a holder
     /// that has kept it too long — but only one stealer at a time (drivers queue stealers on a
     /// second lock), so two impatient tabs never fetch at once. Report the grant with
-    /// `handle_lock_acquired(lock, grant)`, and a grant taken away with `handle_lock_lost(lock)`.
+    /// `handle_lock_acquired(lock, grant)`, a grant taken away with `handle_lock_lost(lock)`, and a
+    /// request that failed with `handle_lock_unavailable(lock)`. A steal asked again for a `lock`
+    /// whose steal is still queued takes the takeover lock too, from the thief holding it (frozen).
     AcquireLock { lock: LockId, steal: bool },
     /// Command (cross-tab): release the lock, or abandon the request if it was not granted yet.
     ReleaseLock { lock: LockId },
@@ -476,7 +478,7 @@ impl Session {
                         self.on_fetch_failure(now, in_flight.force, error);
                     }
                 }
-                Timer::LockWait => self.on_lock_wait_timeout(),
+                Timer::LockWait => self.on_lock_wait_timeout(now),
                 Timer::PeerGrace => self.on_peer_grace_over(now),
                 Timer::LockHold => self.on_lock_hold_timeout(),
                 Timer::Retry => self.start_fetch(now, self.retry_forced, FetchReason::Retry),
@@ -502,6 +504,7 @@ impl Session {
             self.timers.set(Timer::Retry, now);
         }
         self.handle_timeout(now);
+        self.request_lock_given_back(now);
     }
 
     // ---- internals ----

@@ -24,6 +24,7 @@ struct Coordination {
     channel: PeerChannel,
     _on_granted: Closure<dyn FnMut(f64, bool)>,
     _on_lost: Closure<dyn FnMut(f64)>,
+    _on_unavailable: Closure<dyn FnMut(f64)>,
     _on_message: Closure<dyn FnMut(JsValue)>,
 }
 
@@ -35,6 +36,8 @@ pub struct Driver {
     wake: RefCell<Option<WakeListeners>>,
     coordination: RefCell<Option<Coordination>>,
     store: Option<TokenStore>,
+    /// Between `pagehide` and the page's return: wake-ups while it is still hidden do nothing.
+    hidden: Cell<bool>,
     /// Set while outputs are being performed: re-entrant calls (a JS listener calling back in)
     /// leave their outputs queued for the running loop, so order is kept.
     pumping: Cell<bool>,
@@ -63,6 +66,7 @@ impl Driver {
             wake: RefCell::new(None),
             coordination: RefCell::new(None),
             store,
+            hidden: Cell::new(false),
             pumping: Cell::new(false),
             this: this.clone(),
         });
@@ -70,15 +74,26 @@ impl Driver {
         *driver.wake.borrow_mut() = Some(WakeListeners::new(
             move || {
                 if let Some(driver) = wake.upgrade() {
+                    // After `pagehide`, the `visibilitychange` to hidden is no wake: asking for the
+                    // lock again must wait until the page is back (`pageshow`).
+                    if driver.hidden.get() && is_document_hidden() {
+                        return;
+                    }
+                    driver.hidden.set(false);
                     driver.with_session(|session, now| session.handle_wake(now));
                 }
             },
             move || {
-                // A hidden page (closing, or entering the back/forward cache) must not keep others waiting.
-                if let Some(coordination) = hide.upgrade().as_ref().and_then(|d| d.coordination.try_borrow().ok()) {
-                    if let Some(coordination) = coordination.as_ref() {
-                        coordination.lock.release_all();
-                    }
+                // A hidden page (closing, or entering the back/forward cache) must not keep others
+                // waiting; the session hears its locks are gone, so a restored page asks again.
+                let Some(driver) = hide.upgrade() else { return };
+                let released = match driver.coordination.try_borrow() {
+                    Ok(coordination) => coordination.as_ref().map(|c| c.lock.release_all()).is_some(),
+                    Err(_) => false,
+                };
+                if released {
+                    driver.hidden.set(true);
+                    driver.with_session(|session, now| session.handle_locks_released(now));
                 }
             },
         ));
@@ -89,7 +104,7 @@ impl Driver {
     }
 
     fn coordinate(&self, name: &str) -> Coordination {
-        let (granted, lost, message) = (self.this.clone(), self.this.clone(), self.this.clone());
+        let (granted, lost, unavailable, message) = (self.this.clone(), self.this.clone(), self.this.clone(), self.this.clone());
         let on_granted = Closure::wrap(Box::new(move |id: f64, uncontended: bool| {
             let grant = if uncontended { LockGrant::Uncontended } else { LockGrant::MaybeContended };
             if let Some(driver) = granted.upgrade() {
@@ -101,6 +116,11 @@ impl Driver {
                 driver.with_session(|session, now| session.handle_lock_lost(now, id as u64));
             }
         }) as Box<dyn FnMut(f64)>);
+        let on_unavailable = Closure::wrap(Box::new(move |id: f64| {
+            if let Some(driver) = unavailable.upgrade() {
+                driver.with_session(|session, now| session.handle_lock_unavailable(now, id as u64));
+            }
+        }) as Box<dyn FnMut(f64)>);
         let on_message = Closure::wrap(Box::new(move |text: JsValue| {
             if let Some(driver) = message.upgrade() {
                 let text = bounded_record(&text).unwrap_or_default();
@@ -108,10 +128,16 @@ impl Driver {
             }
         }) as Box<dyn FnMut(JsValue)>);
         Coordination {
-            lock: RefreshLock::new(name, on_granted.as_ref().unchecked_ref(), on_lost.as_ref().unchecked_ref()),
+            lock: RefreshLock::new(
+                name,
+                on_granted.as_ref().unchecked_ref(),
+                on_lost.as_ref().unchecked_ref(),
+                on_unavailable.as_ref().unchecked_ref(),
+            ),
             channel: PeerChannel::new(name, on_message.as_ref().unchecked_ref()),
             _on_granted: on_granted,
             _on_lost: on_lost,
+            _on_unavailable: on_unavailable,
             _on_message: on_message,
         }
     }
@@ -283,6 +309,13 @@ impl Driver {
         // A throwing JS handler must not break the session; the TypeScript face reports its own errors.
         let _ = self.on_output.call1(&JsValue::NULL, &output);
     }
+}
+
+/// Whether the page's document is hidden (false where there is none: a worker).
+fn is_document_hidden() -> bool {
+    let document = Reflect::get(&js_sys::global(), &"document".into()).unwrap_or(JsValue::UNDEFINED);
+    document.is_object()
+        && Reflect::get(&document, &"visibilityState".into()).ok().and_then(|state| state.as_string()).as_deref() == Some("hidden")
 }
 
 fn error_values(error: Option<AuthError>) -> [JsValue; 2] {
