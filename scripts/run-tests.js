@@ -54,6 +54,7 @@ const FILES = {
   "tests/node/convex-token.test.js": { lane: "free", limit: 60 },
   "tests/browser/failures.test.js": { lane: "free", limit: 120 },
   "tests/browser/fallbacks.test.js": { lane: "timed", limit: 150 },
+  "tests/browser/lock-failures.test.js": { lane: "timed", limit: 120 },
   "tests/frameworks/vite-dev.test.js": { lane: "free", limit: 120 },
   "tests/e2e/convex-react.test.js": { lane: "timed", limit: 300 },
 };

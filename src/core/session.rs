@@ -503,8 +503,8 @@ impl Session {
         if self.timers.get(Timer::Retry).is_some() {
             self.timers.set(Timer::Retry, now);
         }
+        self.hurry_lock_given_back(now);
         self.handle_timeout(now);
-        self.request_lock_given_back(now);
     }
 
     // ---- internals ----

@@ -23,8 +23,7 @@ struct Coordination {
     lock: RefreshLock,
     channel: PeerChannel,
     _on_granted: Closure<dyn FnMut(f64, bool)>,
-    _on_lost: Closure<dyn FnMut(f64)>,
-    _on_unavailable: Closure<dyn FnMut(f64)>,
+    _on_lost: Closure<dyn FnMut(f64, bool)>,
     _on_message: Closure<dyn FnMut(JsValue)>,
 }
 
@@ -76,7 +75,8 @@ impl Driver {
                 if let Some(driver) = wake.upgrade() {
                     // After `pagehide`, the `visibilitychange` to hidden is no wake: asking for the
                     // lock again must wait until the page is back (`pageshow`).
-                    if driver.hidden.get() && is_document_hidden() {
+                    let still_hidden = || driver.coordination.borrow().as_ref().is_some_and(|c| c.lock.is_page_hidden());
+                    if driver.hidden.get() && still_hidden() {
                         return;
                     }
                     driver.hidden.set(false);
@@ -104,23 +104,22 @@ impl Driver {
     }
 
     fn coordinate(&self, name: &str) -> Coordination {
-        let (granted, lost, unavailable, message) = (self.this.clone(), self.this.clone(), self.this.clone(), self.this.clone());
+        let (granted, lost, message) = (self.this.clone(), self.this.clone(), self.this.clone());
         let on_granted = Closure::wrap(Box::new(move |id: f64, uncontended: bool| {
             let grant = if uncontended { LockGrant::Uncontended } else { LockGrant::MaybeContended };
             if let Some(driver) = granted.upgrade() {
                 driver.with_session(|session, now| session.handle_lock_acquired(now, id as u64, grant));
             }
         }) as Box<dyn FnMut(f64, bool)>);
-        let on_lost = Closure::wrap(Box::new(move |id: f64| {
+        // A grant taken away, or (`refused`) a request that failed before any grant.
+        let on_lost = Closure::wrap(Box::new(move |id: f64, refused: bool| {
             if let Some(driver) = lost.upgrade() {
-                driver.with_session(|session, now| session.handle_lock_lost(now, id as u64));
+                driver.with_session(|session, now| match refused {
+                    true => session.handle_lock_unavailable(now, id as u64),
+                    false => session.handle_lock_lost(now, id as u64),
+                });
             }
-        }) as Box<dyn FnMut(f64)>);
-        let on_unavailable = Closure::wrap(Box::new(move |id: f64| {
-            if let Some(driver) = unavailable.upgrade() {
-                driver.with_session(|session, now| session.handle_lock_unavailable(now, id as u64));
-            }
-        }) as Box<dyn FnMut(f64)>);
+        }) as Box<dyn FnMut(f64, bool)>);
         let on_message = Closure::wrap(Box::new(move |text: JsValue| {
             if let Some(driver) = message.upgrade() {
                 let text = bounded_record(&text).unwrap_or_default();
@@ -128,16 +127,10 @@ impl Driver {
             }
         }) as Box<dyn FnMut(JsValue)>);
         Coordination {
-            lock: RefreshLock::new(
-                name,
-                on_granted.as_ref().unchecked_ref(),
-                on_lost.as_ref().unchecked_ref(),
-                on_unavailable.as_ref().unchecked_ref(),
-            ),
+            lock: RefreshLock::new(name, on_granted.as_ref().unchecked_ref(), on_lost.as_ref().unchecked_ref()),
             channel: PeerChannel::new(name, on_message.as_ref().unchecked_ref()),
             _on_granted: on_granted,
             _on_lost: on_lost,
-            _on_unavailable: on_unavailable,
             _on_message: on_message,
         }
     }
@@ -309,13 +302,6 @@ impl Driver {
         // A throwing JS handler must not break the session; the TypeScript face reports its own errors.
         let _ = self.on_output.call1(&JsValue::NULL, &output);
     }
-}
-
-/// Whether the page's document is hidden (false where there is none: a worker).
-fn is_document_hidden() -> bool {
-    let document = Reflect::get(&js_sys::global(), &"document".into()).unwrap_or(JsValue::UNDEFINED);
-    document.is_object()
-        && Reflect::get(&document, &"visibilityState".into()).ok().and_then(|state| state.as_string()).as_deref() == Some("hidden")
 }
 
 fn error_values(error: Option<AuthError>) -> [JsValue; 2] {

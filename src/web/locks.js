@@ -2,9 +2,9 @@
 // exposes LockManager only behind unstable cfg), else a localStorage lease.
 //
 // Contract with the Rust driver (src/web/locks.rs): acquire(id, steal) eventually calls
-// onGranted(id, uncontended) unless release(id) comes first, or onUnavailable(id) when the request
+// onGranted(id, uncontended) unless release(id) comes first, or onLost(id, true) when the request
 // fails (Web Locks refused in an opaque origin, a SecurityError): never silence; a grant taken by
-// another tab's steal calls onLost(id). Stealers queue on a second "takeover" lock, so only one tab steals at a time.
+// another tab's steal calls onLost(id, false). Stealers queue on a second "takeover" lock, so only one tab steals at a time.
 // `uncontended` is true only when the lock was free, with nobody queued, at the moment this tab
 // asked, and no other tab of the app was there to answer its request for a token (the session
 // then skips its peer grace); the lease cannot tell, so it always says false.
@@ -19,11 +19,10 @@ const LEASE_SETTLE_MS = 120;
 const LEASE_JITTER_MS = 60;
 
 export class RefreshLock {
-  constructor(name, onGranted, onLost, onUnavailable) {
+  constructor(name, onGranted, onLost) {
     this.name = `authlane:${name}`;
     this.onGranted = onGranted;
     this.onLost = onLost;
-    this.onUnavailable = onUnavailable;
     /** id → AbortController of a request not granted yet */
     this.pending = new Map();
     /** id → function releasing the grant */
@@ -56,6 +55,11 @@ export class RefreshLock {
     for (const id of [...this.pending.keys(), ...this.held.keys()]) this.release(id);
     if (this.leavePresence) this.leavePresence();
     this.leavePresence = null;
+  }
+
+  /** Whether the page is hidden (after `pagehide`, a `visibilitychange` to hidden is no wake-up). */
+  isPageHidden() {
+    return typeof document !== "undefined" && document.visibilityState === "hidden";
   }
 
   abandon(id) {
@@ -146,14 +150,14 @@ export class RefreshLock {
   unavailable(id, cleanup) {
     if (cleanup) cleanup();
     this.pending.delete(id);
-    this.onUnavailable(id);
+    this.onLost(id, true);
   }
 
   lost(id, cleanup) {
     if (cleanup) cleanup();
     if (this.held.has(id)) {
       this.held.delete(id);
-      this.onLost(id);
+      this.onLost(id, false);
     }
   }
 

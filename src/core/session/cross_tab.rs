@@ -116,13 +116,11 @@ impl Session {
         self.in_flight = Some(in_flight);
     }
 
-    /// After a wake: an attempt whose lock was given back while the page was hidden asks again.
-    pub(super) fn request_lock_given_back(&mut self, now: Millis) {
-        let Some(mut in_flight) = self.in_flight.filter(|f| f.phase == FetchPhase::AwaitingLock && f.lock.is_none()) else {
-            return;
-        };
-        self.request_lock(now, &mut in_flight);
-        self.in_flight = Some(in_flight);
+    /// After a wake: an attempt whose lock was given back while the page was hidden asks again now.
+    pub(super) fn hurry_lock_given_back(&mut self, now: Millis) {
+        if self.in_flight.is_some_and(|f| f.phase == FetchPhase::AwaitingLock && f.lock.is_none()) {
+            self.timers.set(Timer::LockWait, now);
+        }
     }
 
     /// Gives up on the lock for the attempt waiting for it, and fetches.
