@@ -24,7 +24,7 @@ pub(crate) struct Params {
     /// every holder waits the peer grace.
     pub(crate) lease: bool,
     /// No freeze, close or dispose, and `peer_grace + latency < lock_timeout`: the sequence stays
-    /// calm (see the module doc) unless a known bug's exemption applies (see `Fuzz::steer`).
+    /// calm (see the crate doc).
     pub(crate) calm: bool,
 }
 
@@ -222,11 +222,7 @@ impl Fuzz {
 
     pub(crate) fn garbage_text(&mut self) -> String {
         let token = self.minted.last().cloned().unwrap_or_else(|| mint(self.now(), 60, 1));
-        // A well-formed envelope around a token that does not decode is sent only while every tab
-        // is in epoch 0 (no sign-out yet): in a later epoch it hits a known bug, see
-        // `garbage_with_a_higher_epoch_must_not_change_a_tabs_epoch` below.
-        let kinds = if self.sign_outs_so_far == 0 || !self.steer { 14 } else { 6 };
-        let mut text = match self.rng.below(kinds) {
+        let mut text = match self.rng.below(14) {
             0 => String::new(),
             1 => "not json".into(),
             2 => rng_pick_envelope(&mut self.rng, &token),
@@ -292,10 +288,7 @@ impl Fuzz {
                     0..=2 => generation,
                     _ => self.rng.below(generation + 1),
                 };
-                let mut verdict = if self.rng.chance(65) { Verdict::Accepted } else { Verdict::Rejected };
-                if self.request_out(Some(tab)) {
-                    verdict = Verdict::Accepted;
-                }
+                let verdict = if self.rng.chance(65) { Verdict::Accepted } else { Verdict::Rejected };
                 self.call(tab, Direct::Verdict(target, verdict), |s, now| {
                     s.handle_server_verdict(now, target, verdict)
                 });
@@ -447,12 +440,8 @@ impl Fuzz {
     }
 
     pub(crate) fn sign_out(&mut self) {
-        if self.request_out(None) {
-            return self.request_everywhere();
-        }
-        let Some(tab) = self.pick_epoch_tab() else { return };
+        let Some(tab) = self.pick_live() else { return };
         self.stats.sign_outs += 1;
-        self.sign_outs_so_far += 1;
         self.tabs.issuer.sign_out();
         self.call(tab, Direct::SignOut, |s, now| s.sign_out(now));
         self.settle();
@@ -470,7 +459,7 @@ impl Fuzz {
     }
 
     pub(crate) fn sign_in(&mut self) {
-        let Some(tab) = self.pick_epoch_tab() else { return };
+        let Some(tab) = self.pick_live() else { return };
         let from_signed_out = self.signed_out;
         self.stats.sign_ins += 1;
         self.log(format!("sign in via tab {tab}"));

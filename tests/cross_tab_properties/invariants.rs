@@ -28,7 +28,11 @@ impl Fuzz {
         );
         let mut disturbed = None;
         if robbed_now {
-            self.stats.robbed_fetches += 1;
+            // Without a peer grace nothing gives a robbed tab time to hear of the steal before it
+            // fetches (tabs forcing their steals together rob each other); the JS API always has one.
+            if self.p.config.peer_grace_ms > 0 {
+                self.stats.robbed_fetches += 1;
+            }
             disturbed = Some("it was sent by a robbed tab not yet told");
         }
         if let FetchOutcome::Token(raw) = &outcome {
@@ -107,8 +111,7 @@ impl Fuzz {
             if s.state() == AuthState::Authenticated {
                 assert!(s.generation() > 0, "tab {tab} is Authenticated without a token");
                 let exp = s.claims().and_then(|c| c.exp).expect("minted tokens have exp") * 1000;
-                let slack =
-                    self.m[tab].tokens.get(&s.generation()).map_or(self.p.slack_ms(), |raw| self.slack_for(tab, raw));
+                let slack = self.p.slack_ms();
                 assert!(
                     now < exp + slack || s.is_fetching(),
                     "tab {tab} is Authenticated with a token {} ms past its exp and no refresh under way",
@@ -140,7 +143,7 @@ impl Fuzz {
         self.check();
         // Long enough for a retry, a lock wait and a token's expiry (a `Forced` waiter whose
         // fetches fail waits for the token to expire and the session to settle).
-        let waiting = |fuzz: &Fuzz| fuzz.m.iter().any(|m| !m.closed && !m.hung && !m.waiting.is_empty());
+        let waiting = |fuzz: &Fuzz| fuzz.m.iter().any(|m| !m.closed && !m.waiting.is_empty());
         for _ in 0..20 {
             self.run_for(30_000);
             self.check();
@@ -149,7 +152,7 @@ impl Fuzz {
             }
         }
         for (tab, model) in self.m.iter().enumerate() {
-            if !model.closed && !model.hung {
+            if !model.closed {
                 assert!(model.waiting.is_empty(), "tab {tab}: waiters {:?} never answered", model.waiting);
             }
         }

@@ -23,12 +23,8 @@ pub(crate) struct TabModel {
     pub(crate) lock_since: Millis,
     /// The lock this tab has asked for and not yet been granted or given up.
     pub(crate) wanted: Option<LockId>,
-    /// This tab's attempt lost track of its lock request (known bug, see `Fuzz::end_input`).
-    pub(crate) hung: bool,
     /// The tab gave up on the lock (`LockUnavailable`) and its next fetch goes without it.
     pub(crate) alone: bool,
-    /// Tokens whose refresh this tab scheduled past their expiry (steered only, see `RefreshScheduled`).
-    pub(crate) refresh_past_expiry: BTreeSet<String>,
     pub(crate) disposed: bool,
     pub(crate) closed: bool,
     /// Raw token of each generation this tab adopted.
@@ -40,9 +36,6 @@ pub(crate) struct TabModel {
     pub(crate) waiting: BTreeSet<WaiterId>,
     /// The lifetime left (ms) of the token this tab adopted last, from its `TokenAdopted` trace.
     pub(crate) adopted_with: Option<(u64, String)>,
-    /// The session's sign-out epoch, mirrored from the messages it handled (only used to steer
-    /// the generator around a known bug, see `Fuzz::epoch_tabs`).
-    pub(crate) epoch: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -95,9 +88,6 @@ pub(crate) struct Stats {
     pub(crate) racy_sequences: u64,
     pub(crate) waiters_answered: u64,
     pub(crate) abandoned_fetches: u64,
-    pub(crate) healthy_steals: u64,
-    pub(crate) lost_lock_ids: u64,
-    pub(crate) refreshes_past_expiry: u64,
 }
 
 pub(crate) struct Fuzz {
@@ -121,16 +111,6 @@ pub(crate) struct Fuzz {
     /// Calm so far: see the module doc.
     pub(crate) calm: bool,
     pub(crate) next_waiter: WaiterId,
-    pub(crate) sign_outs_so_far: u64,
-    /// Stay clear of the known bugs (each has its own ignored test below). Avoided: sign-outs and
-    /// sign-ins from a tab behind in epochs (`Fuzz::epoch_tabs`), late tabs next to frozen ones
-    /// after a sign-out (`Fuzz::step`), undecodable tokens once a sign-out happened
-    /// (`Fuzz::garbage_text`), sign-outs and rejections while a request is out
-    /// (`Fuzz::request_out`). Exempted: a steal from a holder that took the lock less than a lock
-    /// timeout ago without a grace period (`Event::Stolen` in `Fuzz::event`), a refresh scheduled
-    /// past the expiry of a token with under a second left (`Fuzz::slack_for`), waiters of a tab
-    /// whose attempt lost its lock (`Fuzz::end_input`).
-    pub(crate) steer: bool,
     /// Token messages tabs really sent, for replays.
     pub(crate) token_messages: Vec<String>,
     /// Raw tokens the issuer minted.
@@ -190,14 +170,13 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>
 #[derive(Debug, Clone)]
 pub(crate) struct Parsed {
     pub(crate) garbage: bool,
-    pub(crate) epoch: u64,
     pub(crate) message: Option<PeerMessage>,
 }
 
 pub(crate) fn parse(text: &str) -> Parsed {
     match PeerMessage::decode_with_time(text) {
-        Ok((epoch, message)) => Parsed { garbage: is_garbage(text), epoch, message: Some(message) },
-        Err(_) => Parsed { garbage: true, epoch: 0, message: None },
+        Ok((_, message)) => Parsed { garbage: is_garbage(text), message: Some(message) },
+        Err(_) => Parsed { garbage: true, message: None },
     }
 }
 
@@ -244,7 +223,7 @@ pub(crate) fn exp_ms(raw: &str) -> Millis {
 }
 
 impl Fuzz {
-    pub(crate) fn new(seed: u64, steer: bool) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         let mut rng = Rng::new(seed);
         let p = Params::random(&mut rng);
         let mut tabs = Tabs::new(p.tabs, p.config.clone(), p.issuer());
@@ -270,8 +249,6 @@ impl Fuzz {
             signed_out: false,
             calm,
             next_waiter: 0,
-            sign_outs_so_far: 0,
-            steer,
             token_messages: Vec::new(),
             minted: Vec::new(),
             stats: Stats::default(),
@@ -294,15 +271,6 @@ impl Fuzz {
         let parsed = parse(text);
         self.parsed.insert(text.to_string(), parsed.clone());
         parsed
-    }
-
-    /// How late `raw`'s expiry estimate may run in `tab` (see `Params::slack_ms`); unchecked if its
-    /// refresh was scheduled past its expiry (steered only).
-    pub(crate) fn slack_for(&self, tab: usize, raw: &str) -> u64 {
-        if self.m[tab].refresh_past_expiry.contains(raw) {
-            return u64::MAX / 4;
-        }
-        self.p.slack_ms()
     }
 
     pub(crate) fn exp_of(&mut self, raw: &str) -> Millis {
@@ -337,39 +305,6 @@ impl Fuzz {
     pub(crate) fn pick_live(&mut self) -> Option<usize> {
         let live = self.live_tabs();
         (!live.is_empty()).then(|| live[self.rng.index(live.len())])
-    }
-
-    /// The live tabs a sign-out or sign-in may start from. Steered: only those in the highest
-    /// epoch of any open tab. A tab opened after a sign-out starts in epoch 0 and learns the
-    /// current epoch only from a peer's token; one that fetched its own token instead stays
-    /// behind, and then its sign-in never reaches the other tabs and its sign-out never reaches
-    /// tabs that are signed in again (known bugs, see the `fresh_tab` tests below).
-    pub(crate) fn epoch_tabs(&self) -> Vec<usize> {
-        let live = self.live_tabs();
-        if !self.steer {
-            return live;
-        }
-        let open = (0..self.m.len()).filter(|&i| self.tabs.tabs[i].open && !self.m[i].disposed);
-        let highest = open.map(|i| self.m[i].epoch).max().unwrap_or(0);
-        live.into_iter().filter(|&i| self.m[i].epoch == highest).collect()
-    }
-
-    /// Whether a tab that is still open has a request at the issuer. Steered, no sign-out and no
-    /// rejection happens then: a fetch abandoned mid-flight keeps its lock with the hold timer
-    /// armed, and when that timer fires it takes the lock of whatever attempt the tab has started
-    /// since, which then hangs or never releases its lock (known bug, see
-    /// `a_stale_hold_timer_must_not_take_the_next_attempts_lock`).
-    pub(crate) fn request_out(&self, tab: Option<usize>) -> bool {
-        self.steer
-            && self
-                .requests
-                .iter()
-                .any(|r| !r.processed && self.tabs.tabs[r.tab].open && tab.is_none_or(|t| t == r.tab))
-    }
-
-    pub(crate) fn pick_epoch_tab(&mut self) -> Option<usize> {
-        let tabs = self.epoch_tabs();
-        (!tabs.is_empty()).then(|| tabs[self.rng.index(tabs.len())])
     }
 
     // ---- replaying the event log ----
@@ -407,19 +342,17 @@ impl Fuzz {
         // A grant (or loss) of the very lock a tab is waiting for is always taken up: only a lock
         // the tab gave up may be refused. The session once lost track of it — a hold timer left
         // armed by an abandoned fetch took the lock of the attempt that followed, which then never
-        // fetches nor answers its waiters (known bug, see
-        // `a_stale_hold_timer_must_not_take_the_next_attempts_lock`).
+        // fetched nor answered its waiters (see `a_stale_hold_timer_must_not_take_the_next_attempts_lock`).
         let trace = |kind: TraceKind| outputs.iter().any(|o| matches!(o, Output::Trace(t) if t.kind == kind));
         let dropped = match input {
             Input::LockAcquired(lock, _) => self.ctx_wanted == Some(lock) && !trace(TraceKind::LockAcquired),
             Input::LockLost(lock) => self.ctx_wanted == Some(lock) && !trace(TraceKind::LockLost),
             _ => false,
         };
-        if dropped && !self.m[tab].disposed {
-            self.stats.lost_lock_ids += 1;
-            assert!(self.steer, "tab {tab} refused the lock it was waiting for: its attempt lost track of it");
-            self.m[tab].hung = true;
-        }
+        assert!(
+            !dropped || self.m[tab].disposed,
+            "tab {tab} refused the lock it was waiting for: its attempt lost track of it"
+        );
         self.ctx_direct = None;
     }
 
@@ -439,22 +372,11 @@ impl Fuzz {
                 if let Input::Direct(label) = &input {
                     let direct = self.directs.pop_front().unwrap_or_else(|| panic!("unexpected direct call {label}"));
                     self.ctx_direct = Some(direct);
-                    if direct == Direct::SignOut && !self.m[tab].disposed {
-                        // The session's `signed_out_at`: the sign-out time, strictly increasing.
-                        self.m[tab].epoch = at.max(self.m[tab].epoch + 1);
-                    }
                 }
                 self.ctx_parsed = None;
                 if let Input::PeerMessage(text) = &input {
                     let parsed = self.parsed(text);
-                    self.ctx_parsed = Some(parsed.clone());
-                    let model = &mut self.m[tab];
-                    // Messages carry times now (`at`): only a newer sign-out moves a tab's `signed_out_at`.
-                    if let Some(PeerMessage::SignedOut) = parsed.message {
-                        if parsed.epoch > model.epoch && !model.disposed {
-                            model.epoch = parsed.epoch;
-                        }
-                    }
+                    self.ctx_parsed = Some(parsed);
                 }
                 self.ctx_wanted = self.m[tab].wanted;
                 if let Input::LockLost(lock) = input {
@@ -480,24 +402,8 @@ impl Fuzz {
                     request.processed = true;
                 }
             }
-            Event::Stolen { tab, lock, at } => {
+            Event::Stolen { tab, lock, .. } => {
                 self.stats.steals += 1;
-                let held_for = at - self.m[tab].lock_since;
-                if self.m[tab].lock == Some(lock)
-                    && held_for < self.p.config.lock_timeout_ms
-                    && !self.tabs.tabs[tab].frozen
-                {
-                    // A robbed holder that took the lock less than a lock timeout ago. A waiter's
-                    // patience restarts when a new holder announces itself (`Holding`, sent when its
-                    // peer grace begins); without a grace period nothing is announced, so a tab queued
-                    // behind two holders robs the second (known bug, see
-                    // `a_tab_queued_behind_two_holders_must_not_rob_the_second`). Steered, such a
-                    // sequence is no longer calm; the robbed tab's request is disturbed anyway.
-                    self.stats.healthy_steals += 1;
-                    if self.steer && self.p.config.peer_grace_ms == 0 {
-                        self.calm = false;
-                    }
-                }
                 self.note(Line::Text(format!("    lock {lock} stolen from tab {tab}")));
                 self.mark_outstanding(tab, "its lock was stolen");
             }
@@ -567,18 +473,10 @@ impl Fuzz {
                     // A refresh is never scheduled after the token's estimated expiry (the backoff for a
                     // refresh due within a second once grew past it, see
                     // `a_forced_token_living_just_over_the_leeway_is_never_served_expired`).
-                    // It still is for a token with less than a second left, which gets the minimum
-                    // delay (known bug, see `a_token_with_under_a_second_left_is_refreshed_before_it_expires`);
-                    // steered, that token goes unchecked in that tab.
-                    if let (Some(delay), Some((left, raw))) = (trace.millis, self.m[tab].adopted_with.take()) {
-                        if delay > left {
-                            assert!(
-                                self.steer && left < 1_000,
-                                "tab {tab} scheduled the refresh {delay} ms out for a token with {left} ms left"
-                            );
-                            self.stats.refreshes_past_expiry += 1;
-                            self.m[tab].refresh_past_expiry.insert(raw);
-                        }
+                    // Nor for a token with less than a second left, which once got the minimum delay
+                    // (see `a_token_with_under_a_second_left_is_refreshed_before_it_expires`).
+                    if let (Some(delay), Some((left, _))) = (trace.millis, self.m[tab].adopted_with.take()) {
+                        assert!(delay <= left, "tab {tab} scheduled the refresh {delay} ms out for a token with {left} ms left");
                     }
                 }
                 TraceKind::FetchSkipped => self.stats.fetches_skipped += 1,
@@ -623,7 +521,7 @@ impl Fuzz {
                 self.stats.waiters_answered += 1;
                 if let Ok(Some((generation, raw))) = result {
                     let exp = self.exp_of(raw);
-                    let slack = self.slack_for(tab, raw);
+                    let slack = self.p.slack_ms();
                     assert!(
                         now < exp + slack,
                         "tab {tab} handed out a token {} ms past its exp (slack {slack} ms)",
