@@ -41,14 +41,27 @@ impl Params {
             6..=19 => rng.pick(&[0, 1_000, 10_000, 30_000]),
             _ => rng.below(30_001),
         };
+        // The whole range the core takes, tiny values included (the JS API allows 1 s and up, with
+        // a 50 ms grace): a lock timeout of a few ms makes every wait a steal and every hold a
+        // release; one up to setTimeout's range never steals within a sequence.
+        let lock_timeout_ms = match rng.below(20) {
+            0..=1 => rng.range(1, 50),
+            2..=3 => rng.range(50, 1_000),
+            4 => rng.range(15_000, 2_147_483_648),
+            _ => rng.range(1_000, 15_001),
+        };
+        // Any grace shorter than the lock timeout (a longer one would outlast the lock it waits under).
+        let peer_grace_ms = match rng.below(8) {
+            0..=1 => 0,
+            2 => rng.range(1, 4),
+            _ => rng.below(201),
+        }
+        .min(lock_timeout_ms - 1);
         let config = Config {
             cross_tab: true,
             refresh_leeway_ms,
-            lock_timeout_ms: rng.range(1_000, 15_001),
-            peer_grace_ms: match rng.below(4) {
-                0 => 0,
-                _ => rng.below(201),
-            },
+            lock_timeout_ms,
+            peer_grace_ms,
             persist: rng.chance(30),
             seed: rng.next(),
             ..Config::default()
@@ -467,7 +480,8 @@ impl Fuzz {
         self.signed_out = false;
         self.token_request(tab, TokenNeed::Current);
         let c = &self.p.config;
-        let ms = c.lock_timeout_ms + c.peer_grace_ms + self.p.latency_ms + 10;
+        // Time for one lock wait (bounded: a lock timeout of days would run days of refreshes).
+        let ms = c.lock_timeout_ms.min(120_000) + c.peer_grace_ms + self.p.latency_ms + 10;
         self.run_for(ms);
         // (Unless the new family was revoked meanwhile: a reuse, already judged by the other checks.)
         let signed_in = self.live(tab) && self.tabs.tabs[tab].session.state() == AuthState::Authenticated;

@@ -45,6 +45,19 @@ impl Fuzz {
             FetchOutcome::Failed(error) => !error.detail.contains("revoked"),
             FetchOutcome::SignedOut => false,
         };
+        // One fetch in flight per app: no other request is out (sent, its response not processed
+        // yet) unless one of the two is disturbed, as the reuse check below exempts it.
+        if disturbed.is_none() {
+            let out = self.requests.iter().find(|r| !r.processed && r.disturbed.is_none() && self.tabs.tabs[r.tab].open);
+            if let Some(earlier) = out {
+                panic!(
+                    "two fetches in flight: tab {} fetch {} sent at +{} ms is still out as tab {tab} fetch {fetch} is sent",
+                    earlier.tab,
+                    earlier.fetch,
+                    earlier.at - T0
+                );
+            }
+        }
         let index = self.requests.len();
         self.requests.push(Request { tab, fetch, lock, refresh_token, at, processed: false, disturbed });
         if !spends {
