@@ -315,14 +315,24 @@ impl Fuzz {
                     self.request_everywhere();
                 }
             }
-            63..=65 | 71 | 90 if self.p.calm => self.request_everywhere(),
-            63..=65 => {
+            63..=65 | 71 | 90..=92 if self.p.calm => self.request_everywhere(),
+            63..=65 | 91..=92 => {
+                // A freeze, or (91–92) a round trip through the back/forward cache: `pagehide` gives
+                // the tab's locks back and the page sleeps until a thaw step restores it (`pageshow`).
                 let Some(tab) = self.pick_live() else { return };
-                self.log(format!("freeze tab {tab}"));
-                self.stats.freezes += 1;
                 self.calm = false;
-                self.mark_outstanding(tab, "its tab was frozen");
-                self.tabs.freeze(tab);
+                if roll >= 91 {
+                    self.log(format!("hide tab {tab} (back/forward cache)"));
+                    self.stats.hides += 1;
+                    self.mark_outstanding(tab, "its page was hidden");
+                    self.tabs.hide(tab);
+                    self.absorb();
+                } else {
+                    self.log(format!("freeze tab {tab}"));
+                    self.stats.freezes += 1;
+                    self.mark_outstanding(tab, "its tab was frozen");
+                    self.tabs.freeze(tab);
+                }
             }
             66..=70 => {
                 let frozen: Vec<usize> =
@@ -440,8 +450,38 @@ impl Fuzz {
                 self.m[tab].disposed = true;
                 self.maybe_settle();
             }
+            93..=95 => self.lie(),
             _ => self.request_everywhere(),
         }
+    }
+
+    /// A peer message that lies about its times: a real token with an `expiresAt` out of range,
+    /// messages stamped `at` far in the past or future. Each lie the session must not believe.
+    fn lie(&mut self) {
+        let Some(raw) = (!self.minted.is_empty()).then(|| self.minted[self.rng.index(self.minted.len())].clone()) else {
+            return;
+        };
+        let now = self.now();
+        let at = match self.rng.below(3) {
+            0 => 0,
+            // While the user is signed out, an old token stamped as fetched after the sign-out
+            // passes for a sign-in in another tab: only its own `iat` could give it away, a
+            // plausibility check of peer times (issue 12 item 1, helper "trust"). Kept off until then.
+            _ if self.signed_out => 0,
+            1 => now.saturating_sub(self.rng.below(3_600_000)),
+            _ => now,
+        };
+        let text = match self.rng.below(4) {
+            // `expiresAt` before the token's real expiry, or none, or 0: believable, or expired.
+            0 => PeerMessage::Token { token: raw.clone(), expires_at: Some(exp_ms(&raw).saturating_sub(self.rng.below(60_000))) }.encode_at(at),
+            1 => PeerMessage::Token { token: raw, expires_at: Some(0) }.encode_at(at),
+            2 => PeerMessage::Request.encode_at(self.rng.pick(&[0, u64::MAX, now + 3_600_000])),
+            _ => PeerMessage::Holding.encode_at(self.rng.pick(&[0, u64::MAX, now + 3_600_000])),
+        };
+        self.stats.lies += 1;
+        self.log(format!("inject lie {text}"));
+        self.tabs.post(usize::MAX, &text);
+        self.maybe_settle();
     }
 
     /// Every live tab asks for its current token, as clients about to send one do.

@@ -133,7 +133,9 @@ fn run_sequence(seed: u64, steps: usize, history: &mut Vec<String>, totals: &mut
 }
 
 fn add_stats(total: &mut Stats, s: &Stats) {
-    let pairs: [(&mut u64, u64); 25] = [
+    let pairs: [(&mut u64, u64); 27] = [
+        (&mut total.hides, s.hides),
+        (&mut total.lies, s.lies),
         (&mut total.abandoned_fetches, s.abandoned_fetches),
         (&mut total.sequences, s.sequences),
         (&mut total.steps, s.steps),
@@ -251,6 +253,8 @@ fn random_multi_tab_sequences_keep_the_cross_tab_invariants() {
         freezes,
         closes,
         disposes,
+        hides,
+        lies,
         calm_sequences,
         racy_sequences,
         ..
@@ -273,6 +277,8 @@ fn random_multi_tab_sequences_keep_the_cross_tab_invariants() {
         ("freezes", freezes, 200),
         ("closes", closes, 100),
         ("disposes", disposes, 50),
+        ("hides", hides, 200),
+        ("lies", lies, 200),
         ("calm_sequences", calm_sequences, 80),
         ("racy_sequences", racy_sequences, 100),
     ] {

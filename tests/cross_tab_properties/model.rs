@@ -84,6 +84,8 @@ pub(crate) struct Stats {
     pub(crate) freezes: u64,
     pub(crate) closes: u64,
     pub(crate) disposes: u64,
+    pub(crate) hides: u64,
+    pub(crate) lies: u64,
     pub(crate) calm_sequences: u64,
     pub(crate) racy_sequences: u64,
     pub(crate) waiters_answered: u64,
@@ -386,6 +388,11 @@ impl Fuzz {
                         self.m[tab].lock = None;
                     }
                 }
+                if input == Input::LocksReleased {
+                    // The driver gave back what the tab held and asked for (`pagehide`).
+                    self.m[tab].lock = None;
+                    self.m[tab].wanted = None;
+                }
                 self.ctx = Some((tab, input));
             }
             Event::Output { tab, output, at } => {
@@ -430,14 +437,15 @@ impl Fuzz {
                     self.m[tab].wanted = None;
                     self.m[tab].lock_since = now;
                 }
-                TraceKind::LockLost => {
-                    let Some(&Input::LockLost(lock)) = self.input() else {
-                        panic!("tab {tab}: LockLost outside a loss")
-                    };
-                    if self.m[tab].lock == Some(lock) {
-                        self.m[tab].lock = None;
+                TraceKind::LockLost => match self.input() {
+                    Some(&Input::LockLost(lock)) => {
+                        if self.m[tab].lock == Some(lock) {
+                            self.m[tab].lock = None;
+                        }
                     }
-                }
+                    Some(Input::LocksReleased) => {}
+                    _ => panic!("tab {tab}: LockLost outside a loss"),
+                },
                 TraceKind::LockUnavailable => self.m[tab].alone = true,
                 TraceKind::LockReleasedOnTimeout => {
                     self.stats.hold_timeouts += 1;

@@ -475,3 +475,29 @@ fn a_token_with_under_a_second_left_is_refreshed_before_it_expires() {
     let refresh_at = h.session.refresh_at().unwrap();
     assert!(refresh_at <= h.now + 500, "the refresh is due {} ms after the token expires", refresh_at - (h.now + 500));
 }
+
+/// Regression (found by the unsteered sequences once lock timeouts were drawn down to a few ms):
+/// a tab thawing with its grace timer overdue by exactly a lock timeout trusted its lock, though a
+/// waiter that asked when it was granted may steal at that very moment.
+#[test]
+fn a_grace_overslept_by_exactly_a_lock_timeout_queues_again() {
+    let mut tabs = Tabs::new(2, config_with(1_000, 50), issuer_with(60, 200, 0));
+    tabs.use_lease();
+    tabs.start_all();
+    tabs.run_for(2_000);
+    // Tab 0 takes the lock for a forced refresh and is frozen in its grace; tab 1 asks at once.
+    tabs.ask(0, 1, TokenNeed::Forced);
+    let granted_at = tabs.now;
+    assert_eq!(tabs.lock_holder().map(|(tab, _)| tab), Some(0));
+    tabs.freeze(0);
+    tabs.ask(1, 2, TokenNeed::Forced);
+    // A lock timeout later, tab 1 steals; tab 0 thaws in the same millisecond, before it is told.
+    tabs.run_until(granted_at + 1_000);
+    assert_eq!(tabs.lock_holder().map(|(tab, _)| tab), Some(1), "tab 1 stole the lock");
+    let fetches = tabs.tabs[0].fetch_calls;
+    tabs.thaw_without_settling(0);
+    assert_eq!(tabs.tabs[0].fetch_calls, fetches, "tab 0 fetched under the lock tab 1 had just stolen");
+    tabs.settle();
+    tabs.run_for(3_000);
+    assert_eq!(tabs.issuer.reuse_detections, 0);
+}

@@ -239,9 +239,10 @@ impl Session {
 
     pub(super) fn on_peer_grace_over(&mut self, now: Millis) {
         let Some(mut in_flight) = self.in_flight.filter(|f| f.phase == FetchPhase::PeerGrace) else { return };
-        if now.saturating_sub(in_flight.lock_acquired_at) > self.config.lock_timeout_ms {
+        if now.saturating_sub(in_flight.lock_acquired_at) >= self.config.lock_timeout_ms {
             // This tab slept through its grace (frozen): its lock may have been stolen meanwhile
-            // and the news not delivered yet. Queue again rather than fetch beside the thief.
+            // and the news not delivered yet (a waiter that asked at the grant steals a lock
+            // timeout later, in that very millisecond too). Queue again rather than fetch beside the thief.
             if let Some(lock) = in_flight.lock.take() {
                 self.outputs.push_back(Output::ReleaseLock { lock });
             }
