@@ -194,3 +194,28 @@ fn a_thief_frozen_holding_the_takeover_lock_does_not_hang_the_next_stealer() {
     let tokens: Vec<_> = tabs.tabs.iter().map(|t| t.session.token().map(String::from)).collect();
     assert!(tokens.iter().all(|t| t.is_some() && *t == tokens[2]), "every tab on tab 2's token: {tokens:?}");
 }
+
+#[test]
+fn a_sign_out_keeps_an_abandoned_fetchs_lock_bounded_by_the_hold_timeout() {
+    // Found by the unsteered sequences (5,000 runs): a sign-out stopped every timer, the hold timer
+    // of a lock kept for an abandoned fetch too, so a callback that never settles kept the lock for
+    // good and the tab's own next attempt had to steal it from itself.
+    let mut h = Harness::started(Config { lock_timeout_ms: 60_000, ..cross_tab(60_000, 50) });
+    let (lock, _) = h.lock_requests[0];
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::Uncontended);
+    h.drain();
+    assert_eq!(h.fetch_count(), 1, "fetching under the lock; the callback never settles");
+    // The 30 s fetch timeout abandons the attempt: its lock is kept until the request lands, at
+    // most until the hold timeout (60 s after the fetch started).
+    let started = h.now;
+    h.advance(30_000);
+    assert!(h.lock_releases.is_empty(), "kept while the request is out");
+    // Another tab signs the user out.
+    let signed_out = authlane::core::PeerMessage::SignedOut.encode_at(h.now + 1_000);
+    h.advance(1_000);
+    h.session.handle_peer_message(h.now, &signed_out);
+    h.drain();
+    assert_eq!(h.state(), AuthState::Unauthenticated);
+    h.advance_to(started + 60_000);
+    assert!(h.lock_releases.contains(&lock), "the lock kept for the abandoned fetch was never given back");
+}

@@ -351,7 +351,7 @@ impl Session {
 
     /// Signs out this tab only (a peer announced the sign-out).
     fn sign_out_here(&mut self, now: Millis) {
-        self.timers.stop_all();
+        self.stop_timers();
         self.abandon_in_flight(now);
         self.failures = 0;
         self.forget_stored_token();
@@ -451,7 +451,7 @@ impl Session {
                 self.rejections += 1;
                 self.trace(Trace::server_rejected(tail));
                 if self.rejections >= 2 {
-                    self.timers.stop_all();
+                    self.stop_timers();
                     self.abandon_in_flight(now);
                     let error = AuthError::new(
                         ErrorCode::TokenRejected,
@@ -547,6 +547,16 @@ impl Session {
 
 
 
+
+    /// Stops every timer but the hold timer of a lock kept for an abandoned fetch: that lock must
+    /// still be given back if the fetch never lands.
+    pub(super) fn stop_timers(&mut self) {
+        let hold = self.timers.get(Timer::LockHold).filter(|_| self.orphan.is_some());
+        self.timers.stop_all();
+        if let Some(at) = hold {
+            self.timers.set(Timer::LockHold, at);
+        }
+    }
 
     fn set_state(&mut self, state: AuthState, error: Option<AuthError>) {
         if self.state != state || self.error != error {

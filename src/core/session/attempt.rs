@@ -67,7 +67,7 @@ impl Session {
             FetchOutcome::SignedOut => {
                 self.trace(Trace::event(TraceKind::FetchSignedOut));
                 self.failures = 0;
-                self.timers.stop_all();
+                self.stop_timers();
                 self.forget_stored_token();
                 self.settle_unauthenticated(None);
             }
