@@ -21,6 +21,8 @@ pub(crate) struct TabModel {
     /// The lock this tab believes it holds, and since when.
     pub(crate) lock: Option<LockId>,
     pub(crate) lock_since: Millis,
+    /// Locks stolen from this tab that it may not have been told about yet.
+    pub(crate) robbed: BTreeSet<LockId>,
     /// The lock this tab has asked for and not yet been granted or given up.
     pub(crate) wanted: Option<LockId>,
     /// The tab gave up on the lock (`LockUnavailable`) and its next fetch goes without it.
@@ -411,6 +413,7 @@ impl Fuzz {
             }
             Event::Stolen { tab, lock, .. } => {
                 self.stats.steals += 1;
+                self.m[tab].robbed.insert(lock);
                 self.note(Line::Text(format!("    lock {lock} stolen from tab {tab}")));
                 self.mark_outstanding(tab, "its lock was stolen");
             }
@@ -429,9 +432,12 @@ impl Fuzz {
                     let Some(&Input::LockAcquired(lock, _)) = self.input() else {
                         panic!("tab {tab}: LockAcquired outside a grant")
                     };
-                    assert_eq!(
-                        self.m[tab].lock, None,
-                        "tab {tab} accepted lock {lock} while believing it held another"
+                    // (A lock it still believes it holds may have been stolen, the news not delivered
+                    // yet: one kept for an abandoned fetch while the tab was frozen, say.)
+                    let held = self.m[tab].lock;
+                    assert!(
+                        held.is_none_or(|held| self.m[tab].robbed.contains(&held)),
+                        "tab {tab} accepted lock {lock} while believing it held lock {held:?}"
                     );
                     self.m[tab].lock = Some(lock);
                     self.m[tab].wanted = None;

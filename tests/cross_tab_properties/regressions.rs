@@ -501,3 +501,34 @@ fn a_grace_overslept_by_exactly_a_lock_timeout_queues_again() {
     tabs.run_for(3_000);
     assert_eq!(tabs.issuer.reuse_detections, 0);
 }
+
+/// Regression (found by 5,000 unsteered sequences: a tab frozen, or hidden, with a forced fetch out):
+/// the clock skew learnt from a forced token's `iat` was measured at receipt, so a response that
+/// arrived late counted its whole delay as skew, and every token aged from its claims afterwards
+/// (a peer's without `expiresAt`, a provider's cached one) was believed to live that much longer.
+#[test]
+fn a_late_forced_result_does_not_teach_a_skew() {
+    let mut h = Harness::started(Config::default());
+    h.answer_fresh(60);
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    let asked_at = h.now;
+    // The answer was minted as the request arrived, and lands 25 s later (the tab was frozen).
+    h.advance(25_000);
+    h.answer(FetchOutcome::Token(mint(asked_at, 60, 2)));
+    // The server rejects it; a peer offers a token minted 50 s before the request, living 60 s:
+    // it expired 15 s ago on the one clock both share.
+    h.session.handle_server_verdict(h.now, h.session.generation(), Verdict::Rejected);
+    h.drain();
+    let old = mint(asked_at - 50_000, 60, 3);
+    h.session.handle_peer_message(h.now, &PeerMessage::Token { token: old.clone(), expires_at: None }.encode_at(asked_at - 50_000));
+    h.drain();
+    if let Some(expires_at) = h.session.expires_at().filter(|_| h.session.token() == Some(old.as_str())) {
+        assert!(
+            expires_at <= exp_ms(&old) + 1_000,
+            "believed to expire {} ms after its exp (the late response's delay taken for skew)",
+            expires_at - exp_ms(&old)
+        );
+    }
+    assert_ne!(h.session.token(), Some(old.as_str()), "an expired token was adopted");
+}

@@ -62,8 +62,11 @@ impl Session {
         }
         if forced && !same_as_current {
             if let Some(iat) = claims.iat {
-                // A forced token was minted moments ago: its iat tells how far our clock is off.
-                self.skew_ms = Some((now as i64).saturating_sub((iat * 1000) as i64));
+                // A forced token was minted since we asked: its iat tells how far our clock is off.
+                // Measured from the request, not the receipt: a response that lands late (a frozen
+                // tab) must not pass its delay off as skew, which would age every token too slowly.
+                let asked_at = in_flight.fetch_started_at as i64;
+                self.skew_ms = Some(asked_at.saturating_sub(iat.saturating_mul(1000) as i64));
             }
         }
         let minted_since = (forced && !same_as_current).then_some(in_flight.fetch_started_at);
