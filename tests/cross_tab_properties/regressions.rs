@@ -1,7 +1,7 @@
 //! Deterministic multi-tab scenarios for the edge cases and bugs the random sequences found, each
 //! a minimal sequence that failed before its fix.
 
-use authlane::core::{AuthState, Config, FetchOutcome, LockGrant, PeerMessage, TokenNeed, TraceKind, Verdict, WaiterId};
+use authlane::core::{AuthState, Config, LockGrant, PeerMessage, TokenNeed, TraceKind, Verdict, WaiterId};
 
 use crate::common::tabs::{Issuer, Tabs};
 use crate::common::{mint, Harness, T0};
@@ -401,12 +401,7 @@ fn a_late_forced_result_is_not_credited_with_its_whole_lifetime_from_receipt() {
     // mid-fetch) within the 30 s fetch timeout. The token was minted when the request arrived.
     let mut h = Harness::started(Config::default());
     h.answer_fresh(60);
-    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
-    h.drain();
-    let asked_at = h.now;
-    h.advance(25_000);
-    let token = mint(asked_at, 30, 2);
-    h.answer(FetchOutcome::Token(token.clone()));
+    let (_, token) = h.answer_forced_late(25_000, 30, 2);
     let expires_at = h.session.expires_at().unwrap();
     assert!(
         expires_at <= exp_ms(&token) + 1_000,
@@ -510,12 +505,8 @@ fn a_grace_overslept_by_exactly_a_lock_timeout_queues_again() {
 fn a_late_forced_result_does_not_teach_a_skew() {
     let mut h = Harness::started(Config::default());
     h.answer_fresh(60);
-    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
-    h.drain();
-    let asked_at = h.now;
     // The answer was minted as the request arrived, and lands 25 s later (the tab was frozen).
-    h.advance(25_000);
-    h.answer(FetchOutcome::Token(mint(asked_at, 60, 2)));
+    let (asked_at, _) = h.answer_forced_late(25_000, 60, 2);
     // The server rejects it; a peer offers a token minted 50 s before the request, living 60 s:
     // it expired 15 s ago on the one clock both share.
     h.session.handle_server_verdict(h.now, h.session.generation(), Verdict::Rejected);
