@@ -13,13 +13,16 @@
 //!
 //! # The model
 //!
-//! Each sequence draws a config (cross-tab on; lock timeout 1–15 s; peer grace 0–200 ms; leeway
-//! 0–30 s, sometimes just under the lifetime; token lifetime 5–120 s; issuer latency 0–3 s;
-//! reuse window 0 or 10 s; Web Locks, or one time in four the lease, which reports no grant
-//! uncontended) and runs 150 steps: the clock forward by 0–90 s (or, *racy*, to the
-//! next timer with only part of what is then due delivered, in random order), token requests of
-//! every `TokenNeed`, server verdicts on current and older generations, sign-out and sign-in,
-//! freeze/thaw/close, late tabs, garbage and stale or replayed token messages, rarely a dispose.
+//! Each sequence draws a config (cross-tab on; lock timeout from the whole range the core takes,
+//! 1 ms to setTimeout's 2^31 - 1 ms, mostly 1–15 s, one time in ten under 50 ms; peer grace 0 to
+//! just under the lock timeout, mostly 0–200 ms and often 0–3 ms; leeway 0–30 s, sometimes just
+//! under the lifetime; token lifetime 5–120 s; issuer latency 0–3 s; reuse window 0 or 10 s; Web
+//! Locks, or one time in four the lease, which reports no grant uncontended) and runs 150 steps:
+//! the clock forward by 0–90 s (or, *racy*, to the next timer with only part of what is then due
+//! delivered, in random order), token requests of every `TokenNeed`, server verdicts on current
+//! and older generations, sign-out and sign-in, freeze/thaw/close, back/forward-cache round trips
+//! (`pagehide` gives the tab's locks back, a later thaw is its `pageshow`), late tabs, garbage,
+//! stale or replayed token messages, peers that lie about times (see `Fuzz::lie`), rarely a dispose.
 //! *Sign-out*: the provider drops its refresh token (the issuer answers "signed out") and one tab
 //! calls `sign_out`. *Sign-in*: the provider opens a new refresh-token family and the app asks one
 //! tab for a `Current` token.
@@ -29,13 +32,15 @@
 //! Checked on the harness's event log as it happens (every input, output, issuer request):
 //! - **Fetch only under the lock.** A tab emits `FetchToken` only while it believes it holds a
 //!   lock (it accepted a grant, traced `LockAcquired`, and has since neither released it, traced
-//!   `LockLost`, nor released it on the hold timeout). When the request reaches the issuer, the
+//!   `LockLost`, released it on the hold timeout, nor given it back on `pagehide`) — or it has just
+//!   traced `LockUnavailable` (a forced steal nobody granted: it fetches alone, and the checks below
+//!   judge that fetch like any other). When the request reaches the issuer, the
 //!   lock manager's holder is that (tab, lock) — or the grant was stolen and the robbed tab has
 //!   not been told yet (`handle_lock_lost` is still queued: a thawed tab can run its grace timer
 //!   before it hears of the steal). The same holds of every belief at every step boundary, so at
 //!   most one tab believes it holds the lock, apart from robbed tabs not yet told.
 //! - **No refresh-token reuse.** The issuer never receives two requests carrying the same refresh
-//!   token, unless one of them was *disturbed*: its tab was frozen, closed or disposed while the
+//!   token, unless one of them was *disturbed*: its tab was frozen, hidden, closed or disposed while the
 //!   request was outstanding (sent, response not yet processed), its lock was stolen or released on
 //!   the hold timeout while outstanding, the tab's fetch timeout gave up on it, or it was sent by a
 //!   robbed tab not yet told. (Requests answered "signed out" or "revoked" spend nothing and are
@@ -44,6 +49,9 @@
 //!   lock_timeout` alone is not enough: the hold timer starts when the fetch does, so a holder may
 //!   keep the lock for grace + lock timeout, while a waiter steals after a lock timeout counted
 //!   from its own request.)
+//! - **One fetch in flight per app.** When a request reaches the issuer, no other request is out
+//!   (sent, its response not processed), unless one of the two is disturbed as above. Requests
+//!   answered "signed out" or "revoked" count too.
 //! - **No expired token handed out.** Every token a tab hands out (`ResolveToken`) at time `t`
 //!   has `t < exp + latency + 1 s`. The slack is by design: a token fetched with
 //!   `forceRefreshToken` counts its whole lifetime from receipt (the client cannot trust its clock
