@@ -8,6 +8,8 @@
 //   request back on `pagehide`; restored, it asks again at once (not after the lock timeout).
 // - `pagehide`/`pageshow` dispatched in the 50 ms peer grace (a real navigation cannot be timed
 //   into it): the page hears its lock is gone and fetches only after it has the lock again.
+// - A thief that never lets go of the takeover lock stealers queue on (frozen after its steal):
+//   the next stealer forces its steal instead of waiting behind it for good.
 // Every test first shows that its fault happened. One browser for the file; contexts and servers
 // close in `finally`; every wait is bounded.
 import { after, before, describe, test } from "node:test";
@@ -195,6 +197,25 @@ const holdLock = (page, name) =>
     name,
   );
 
+/** In `page`, takes and keeps the app's refresh lock and the stealers' takeover lock, as a thief
+ * frozen after its steal would; records in `window.robbed` each lock taken from it. */
+const holdAsFrozenThief = (page, name) =>
+  page.evaluate(
+    (lockName) =>
+      Promise.all(
+        [lockName, `${lockName}:takeover`].map(
+          (held) =>
+            new Promise((granted) => {
+              window.robbed ??= [];
+              navigator.locks
+                .request(held, () => new Promise(() => granted()))
+                .catch((error) => window.robbed.push(`${held}: ${error.name}`));
+            }),
+        ),
+      ),
+    name,
+  );
+
 /** Who holds and who waits for a lock, as Web Locks report it (`page` is any page of the origin). */
 const lockState = (page, name) =>
   page.evaluate(async (lockName) => {
@@ -216,6 +237,37 @@ async function tabBehindAHeldLock(app, lockTimeout) {
     throw error;
   }
 }
+
+describe("a thief that never lets go", () => {
+  test("a stealer queued behind a thief holding the takeover lock forces its steal and fetches", TEST, async () => {
+    const issuer = createTokenIssuer({ lifetimeSeconds: 60 });
+    const session = await openContext(await startServer(issuer.handle));
+    try {
+      // A lock timeout of 1 s: the tab steals after 1 s, and forces the steal 1.05 s later.
+      const tab = await openSignedInTab(session, "thief", 1_000);
+      const thief = await session.open("/tests/browser/pages/blank.html");
+      await holdAsFrozenThief(thief, "authlane:thief");
+      // The fault: both locks are held by a page that will never release them.
+      assert.deepEqual(await lockState(thief, "authlane:thief:takeover"), { held: 1, pending: 0 });
+      const tracesBefore = await tab.evaluate(() => window.stats.traces.length);
+      const outcome = await tab.evaluate(() =>
+        Promise.race([window.auth.getToken({ forceRefresh: true }).then(() => "token", (error) => error.code), new Promise((done) => setTimeout(() => done("still waiting"), 10_000))]),
+      );
+      const traces = await tab.evaluate((from) => window.stats.traces.slice(from), tracesBefore);
+      const robbed = await thief.evaluate(() => window.robbed);
+      console.log(`# a thief that never lets go: forced refresh ${outcome}; traces ${traces.join(" ")}; the thief lost ${robbed.join(", ")}`);
+      assert.equal(outcome, "token", "the stealer did not wait behind the thief for good");
+      assert.equal(count(traces, "lock_stolen"), 2, "a steal, then the forced one");
+      assert.ok(traces.indexOf("lock_acquired") < traces.indexOf("fetch_started"), "it fetched under the lock");
+      assert.equal(count(traces, "lock_unavailable"), 0);
+      assert.ok(robbed.includes("authlane:thief:takeover: AbortError") && robbed.includes("authlane:thief: AbortError"), "both locks were taken from the thief");
+      assert.equal(issuer.stats.reuseDetections, 0);
+      assert.deepEqual(session.errors, []);
+    } finally {
+      await session.close();
+    }
+  });
+});
 
 describe("the back/forward cache", () => {
   test("a page restored while waiting for the lock asks for it again at once", TEST, async () => {
