@@ -28,6 +28,8 @@ pub struct Issuer {
     /// False after [`Issuer::sign_out`]: the provider SDK's storage holds no refresh token, so a
     /// fetch answers `null` (signed out) until [`Issuer::sign_in`].
     pub signed_in: bool,
+    /// The provider is down: every request fails, spending nothing.
+    pub down: bool,
     /// Refresh-token families: a sign-in starts a new one; tokens of family `f` are numbered from `f << 32`.
     pub family: u64,
     /// The refresh token in the provider SDK's shared storage: read when a request is sent,
@@ -48,6 +50,7 @@ impl Issuer {
             reuse_window_ms: 0,
             revoked: false,
             signed_in: true,
+            down: false,
             family: 0,
             stored_refresh_token: 1,
             spent: BTreeMap::new(),
@@ -84,6 +87,9 @@ impl Issuer {
 
     /// The server side of a refresh request, processed as it arrives.
     fn redeem(&mut self, refresh_token: u64, now: Millis) -> FetchOutcome {
+        if self.down {
+            return FetchOutcome::Failed(AuthError::new(ErrorCode::FetchFailed, "issuer down"));
+        }
         if !self.signed_in {
             return FetchOutcome::SignedOut;
         }

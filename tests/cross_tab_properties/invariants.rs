@@ -39,10 +39,10 @@ impl Fuzz {
             self.minted.push(raw.clone());
         }
         self.note(Line::Issuer(tab, fetch, refresh_token, outcome.clone()));
-        // Requests answered "signed out" or "revoked" spend nothing.
+        // Requests answered "signed out", "revoked" or "issuer down" spend nothing.
         let spends = match &outcome {
             FetchOutcome::Token(_) => true,
-            FetchOutcome::Failed(error) => !error.detail.contains("revoked"),
+            FetchOutcome::Failed(error) => !error.detail.contains("revoked") && !error.detail.contains("down"),
             FetchOutcome::SignedOut => false,
         };
         // One fetch in flight per app: no other request is out (sent, its response not processed
