@@ -58,6 +58,7 @@ const FILES = {
   "tests/browser/failures.test.js": { lane: "free", limit: 120 },
   "tests/browser/peer-trust.test.js": { lane: "free", limit: 90 },
   "tests/browser/fallbacks.test.js": { lane: "timed", limit: 150 },
+  "tests/browser/lock-failures.test.js": { lane: "timed", limit: 120 },
   "tests/frameworks/vite-dev.test.js": { lane: "free", limit: 120 },
   "tests/e2e/convex-react.test.js": { lane: "timed", limit: 300 },
   "tests/frameworks/nextjs.test.js": { lane: "timed", limit: 240 },

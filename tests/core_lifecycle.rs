@@ -413,11 +413,7 @@ fn a_forced_token_that_expired_on_the_way_is_a_failure() {
     // is dead on arrival, so it is retried rather than installed.
     let mut h = Harness::started(config());
     h.answer_fresh(60);
-    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
-    h.drain();
-    let requested_at = h.now;
-    h.advance(3_000);
-    h.answer(FetchOutcome::Token(mint(requested_at, 2, 2)));
+    h.answer_forced_late(3_000, 2, 2);
     assert_eq!(h.session.generation(), 1, "a dead-on-arrival token was installed");
     assert!(h.traces.contains(&TraceKind::RetryScheduled));
 }

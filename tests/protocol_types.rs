@@ -52,17 +52,16 @@ fn trace_kinds_match_the_core() {
         FetchStarted(FetchReason::Startup, false), TokenAdopted, SameTokenReturned, RefreshScheduled, FetchFailed,
         RetryScheduled, FetchSignedOut, StaleResultDropped, ServerAccepted, ServerRejected, StaleVerdictIgnored,
         OperationsHeld, OperationsReleased, OperationsRejected, LockAcquired, LockStolen, LockLost,
-        LockReleasedOnTimeout, PeerTokenAdopted, StaleBroadcastIgnored, PeerMessageIgnored, PeerSignedOut, FetchSkipped,
-        InitialTokenIgnored,
-        PeerFetchFailed,
+        LockReleasedOnTimeout, LockUnavailable, PeerTokenAdopted, StaleBroadcastIgnored, PeerMessageIgnored,
+        PeerSignedOut, FetchSkipped, InitialTokenIgnored, PeerFetchFailed,
     ];
     for kind in all {
         match kind {
             FetchStarted(..) | TokenAdopted | SameTokenReturned | RefreshScheduled | FetchFailed | RetryScheduled
             | FetchSignedOut | StaleResultDropped | ServerAccepted | ServerRejected | StaleVerdictIgnored
             | OperationsHeld | OperationsReleased | OperationsRejected | LockAcquired | LockStolen | LockLost
-            | LockReleasedOnTimeout | PeerTokenAdopted | StaleBroadcastIgnored | PeerMessageIgnored | PeerSignedOut
-            | FetchSkipped | InitialTokenIgnored | PeerFetchFailed => {}
+            | LockReleasedOnTimeout | LockUnavailable | PeerTokenAdopted | StaleBroadcastIgnored | PeerMessageIgnored
+            | PeerSignedOut | FetchSkipped | InitialTokenIgnored | PeerFetchFailed => {}
         }
     }
     assert_eq!(union_members(&protocol(), "CoreTraceKind"), names(&all, TraceKind::as_str));

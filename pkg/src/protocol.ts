@@ -38,6 +38,7 @@ export type CoreTraceKind =
   | "lock_stolen"
   | "lock_lost"
   | "lock_released_on_timeout"
+  | "lock_unavailable"
   | "peer_token_adopted"
   | "stale_broadcast_ignored"
   | "peer_message_ignored"

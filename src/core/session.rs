@@ -98,7 +98,9 @@ pub enum Output {
     /// Command (cross-tab): request the refresh lock as `lock`. With `steal`, take it from a holder
     /// that has kept it too long — but only one stealer at a time (drivers queue stealers on a
     /// second lock), so two impatient tabs never fetch at once. Report the grant with
-    /// `handle_lock_acquired(lock, grant)`, and a grant taken away with `handle_lock_lost(lock)`.
+    /// `handle_lock_acquired(lock, grant)`, a grant taken away with `handle_lock_lost(lock)`, and a
+    /// request that failed with `handle_lock_unavailable(lock)`. A steal asked again for a `lock`
+    /// whose steal is still queued takes the takeover lock too, from the thief holding it (frozen).
     AcquireLock { lock: LockId, steal: bool },
     /// Command (cross-tab): release the lock, or abandon the request if it was not granted yet.
     ReleaseLock { lock: LockId },
@@ -404,7 +406,7 @@ impl Session {
 
     /// Signs out this tab only (a peer announced the sign-out).
     fn sign_out_here(&mut self, now: Millis) {
-        self.timers.stop_all();
+        self.stop_timers();
         self.abandon_in_flight(now);
         self.failures = 0;
         self.app_backoff = None;
@@ -505,7 +507,7 @@ impl Session {
                 self.rejections += 1;
                 self.trace(Trace::server_rejected(tail));
                 if self.rejections >= 2 {
-                    self.timers.stop_all();
+                    self.stop_timers();
                     self.abandon_in_flight(now);
                     let error = AuthError::new(
                         ErrorCode::TokenRejected,
@@ -532,7 +534,7 @@ impl Session {
                         self.on_fetch_failure(now, in_flight.force, error);
                     }
                 }
-                Timer::LockWait => self.on_lock_wait_timeout(),
+                Timer::LockWait => self.on_lock_wait_timeout(now),
                 Timer::PeerGrace => self.on_peer_grace_over(now),
                 Timer::LockHold => self.on_lock_hold_timeout(),
                 Timer::Retry => self.start_fetch(now, self.retry_forced, FetchReason::Retry),
@@ -558,6 +560,7 @@ impl Session {
         if self.timers.get(Timer::Retry).is_some() {
             self.timers.set(Timer::Retry, now);
         }
+        self.hurry_lock_given_back(now);
         self.handle_timeout(now);
     }
 
@@ -601,6 +604,16 @@ impl Session {
 
 
 
+
+    /// Stops every timer but the hold timer of a lock kept for an abandoned fetch: that lock must
+    /// still be given back if the fetch never lands.
+    pub(super) fn stop_timers(&mut self) {
+        let hold = self.timers.get(Timer::LockHold).filter(|_| self.orphan.is_some());
+        self.timers.stop_all();
+        if let Some(at) = hold {
+            self.timers.set(Timer::LockHold, at);
+        }
+    }
 
     fn set_state(&mut self, state: AuthState, error: Option<AuthError>) {
         if self.state != state || self.error != error {

@@ -157,6 +157,9 @@ pub enum TraceKind {
     LockStolen,
     LockLost,
     LockReleasedOnTimeout,
+    /// The lock cannot be had (refused by the browser, or a steal nobody grants): this tab fetches
+    /// without it.
+    LockUnavailable,
     PeerTokenAdopted,
     StaleBroadcastIgnored,
     PeerMessageIgnored,
@@ -190,6 +193,7 @@ impl TraceKind {
             TraceKind::LockStolen => "lock_stolen",
             TraceKind::LockLost => "lock_lost",
             TraceKind::LockReleasedOnTimeout => "lock_released_on_timeout",
+            TraceKind::LockUnavailable => "lock_unavailable",
             TraceKind::PeerTokenAdopted => "peer_token_adopted",
             TraceKind::StaleBroadcastIgnored => "stale_broadcast_ignored",
             TraceKind::PeerMessageIgnored => "peer_message_ignored",

@@ -8,17 +8,22 @@ export class PeerChannel {
     this.signOutKey = `authlane:signed-out:${name}`;
     this.name = name;
     this.serial = 0;
-    if (typeof BroadcastChannel === "function") {
-      this.channel = new BroadcastChannel(`authlane:${name}`);
-      this.channel.onmessage = (event) => onMessage(typeof event.data === "string" ? event.data : "");
-    } else if (typeof addEventListener === "function" && typeof localStorage !== "undefined") {
-      // Fallback: a set-then-remove of a unique value fires `storage` in every other tab.
-      this.onStorage = (event) => {
-        if (event.key !== this.key || !event.newValue) return;
-        const separator = event.newValue.indexOf(":");
-        onMessage(separator >= 0 ? event.newValue.slice(separator + 1) : "");
-      };
-      addEventListener("storage", this.onStorage);
+    try {
+      if (typeof BroadcastChannel === "function") {
+        this.channel = new BroadcastChannel(`authlane:${name}`);
+        this.channel.onmessage = (event) => onMessage(typeof event.data === "string" ? event.data : "");
+      } else if (typeof addEventListener === "function" && typeof localStorage !== "undefined") {
+        // Fallback: a set-then-remove of a unique value fires `storage` in every other tab.
+        this.onStorage = (event) => {
+          if (event.key !== this.key || !event.newValue) return;
+          const separator = event.newValue.indexOf(":");
+          onMessage(separator >= 0 ? event.newValue.slice(separator + 1) : "");
+        };
+        addEventListener("storage", this.onStorage);
+      }
+    } catch {
+      // No way to reach other tabs (no BroadcastChannel and storage blocked, as in an opaque
+      // origin): this tab works alone, its posts go nowhere.
     }
   }
 

@@ -25,7 +25,7 @@ struct Coordination {
     lock: RefreshLock,
     channel: PeerChannel,
     _on_granted: Closure<dyn FnMut(f64, bool)>,
-    _on_lost: Closure<dyn FnMut(f64)>,
+    _on_lost: Closure<dyn FnMut(f64, bool)>,
     _on_message: Closure<dyn FnMut(JsValue)>,
 }
 
@@ -37,6 +37,8 @@ pub struct Driver {
     wake: RefCell<Option<WakeListeners>>,
     coordination: RefCell<Option<Coordination>>,
     store: Option<TokenStore>,
+    /// Between `pagehide` and the page's return: wake-ups while it is still hidden do nothing.
+    hidden: Cell<bool>,
     /// Set while outputs are being performed: re-entrant calls (a JS listener calling back in)
     /// leave their outputs queued for the running loop, so order is kept.
     pumping: Cell<bool>,
@@ -68,6 +70,7 @@ impl Driver {
             wake: RefCell::new(None),
             coordination: RefCell::new(None),
             store,
+            hidden: Cell::new(false),
             pumping: Cell::new(false),
             this: this.clone(),
         });
@@ -75,15 +78,27 @@ impl Driver {
         *driver.wake.borrow_mut() = Some(WakeListeners::new(
             move || {
                 if let Some(driver) = wake.upgrade() {
+                    // After `pagehide`, the `visibilitychange` to hidden is no wake: asking for the
+                    // lock again must wait until the page is back (`pageshow`).
+                    let still_hidden = || driver.coordination.borrow().as_ref().is_some_and(|c| c.lock.is_page_hidden());
+                    if driver.hidden.get() && still_hidden() {
+                        return;
+                    }
+                    driver.hidden.set(false);
                     driver.with_session(|session, now| session.handle_wake(now));
                 }
             },
             move || {
-                // A hidden page (closing, or entering the back/forward cache) must not keep others waiting.
-                if let Some(coordination) = hide.upgrade().as_ref().and_then(|d| d.coordination.try_borrow().ok()) {
-                    if let Some(coordination) = coordination.as_ref() {
-                        coordination.lock.release_all();
-                    }
+                // A hidden page (closing, or entering the back/forward cache) must not keep others
+                // waiting; the session hears its locks are gone, so a restored page asks again.
+                let Some(driver) = hide.upgrade() else { return };
+                let released = match driver.coordination.try_borrow() {
+                    Ok(coordination) => coordination.as_ref().map(|c| c.lock.release_all()).is_some(),
+                    Err(_) => false,
+                };
+                if released {
+                    driver.hidden.set(true);
+                    driver.with_session(|session, now| session.handle_locks_released(now));
                 }
             },
         ));
@@ -108,11 +123,15 @@ impl Driver {
                 driver.with_session(|session, now| session.handle_lock_acquired(now, id as u64, grant));
             }
         }) as Box<dyn FnMut(f64, bool)>);
-        let on_lost = Closure::wrap(Box::new(move |id: f64| {
+        // A grant taken away, or (`refused`) a request that failed before any grant.
+        let on_lost = Closure::wrap(Box::new(move |id: f64, refused: bool| {
             if let Some(driver) = lost.upgrade() {
-                driver.with_session(|session, now| session.handle_lock_lost(now, id as u64));
+                driver.with_session(|session, now| match refused {
+                    true => session.handle_lock_unavailable(now, id as u64),
+                    false => session.handle_lock_lost(now, id as u64),
+                });
             }
-        }) as Box<dyn FnMut(f64)>);
+        }) as Box<dyn FnMut(f64, bool)>);
         let on_message = Closure::wrap(Box::new(move |text: JsValue| {
             if let Some(driver) = message.upgrade() {
                 driver.peer_message(&text);

@@ -2,8 +2,9 @@
 // exposes LockManager only behind unstable cfg), else a localStorage lease.
 //
 // Contract with the Rust driver (src/web/locks.rs): acquire(id, steal) eventually calls
-// onGranted(id, uncontended) unless release(id) comes first; a grant taken by another tab's steal
-// calls onLost(id). Stealers queue on a second "takeover" lock, so only one tab steals at a time.
+// onGranted(id, uncontended) unless release(id) comes first, or onLost(id, true) when the request
+// fails (Web Locks refused in an opaque origin, a SecurityError): never silence; a grant taken by
+// another tab's steal calls onLost(id, false). Stealers queue on a second "takeover" lock, so only one tab steals at a time.
 // `uncontended` is true only when the lock was free, with nobody queued, at the moment this tab
 // asked, and no other tab of the app was there to answer its request for a token (the session
 // then skips its peer grace); the lease cannot tell, so it always says false.
@@ -39,10 +40,12 @@ export class RefreshLock {
 
   acquire(id, steal) {
     if (this.webLocks) this.announcePresence();
+    // A steal asked again while this one still waits behind the thief holding the takeover lock.
+    const force = steal && this.pending.get(id)?.steal === true;
     this.abandon(id);
     const early = this.takeEarly();
     if (early && !steal) this.acquireEarly(id, early);
-    else if (this.webLocks) this.acquireWebLock(id, steal);
+    else if (this.webLocks) this.acquireWebLock(id, steal, force);
     else this.acquireLease(id, steal);
     if (early && steal) early.decline();
   }
@@ -82,6 +85,11 @@ export class RefreshLock {
     this.leavePresence = null;
   }
 
+  /** Whether the page is hidden (after `pagehide`, a `visibilitychange` to hidden is no wake-up). */
+  isPageHidden() {
+    return typeof document !== "undefined" && document.visibilityState === "hidden";
+  }
+
   abandon(id) {
     const controller = this.pending.get(id);
     this.pending.delete(id);
@@ -100,8 +108,9 @@ export class RefreshLock {
 
   // ---- Web Locks ----
 
-  acquireWebLock(id, steal) {
+  acquireWebLock(id, steal, force) {
     const controller = new AbortController();
+    controller.steal = steal;
     this.pending.set(id, controller);
     const holdMain = (releaseOuter, uncontended) =>
       new Promise((releaseMain) => {
@@ -110,19 +119,23 @@ export class RefreshLock {
           if (releaseOuter) releaseOuter();
         }, uncontended);
       });
-    // Rejections: our own abort (ignored), or a steal by another tab ending our grant.
-    const request = (options, callback) => navigator.locks.request(this.name, options, callback).catch(() => this.lost(id, null));
+    // Rejections: our own abort (ignored), a steal by another tab ending our grant, or a request
+    // refused before any grant (an opaque origin, a SecurityError), which the session must hear of.
+    // (A request of ours still pending is this one, not a later one for the same id: a steal reuses it.)
+    const failed = (cleanup) => () =>
+      this.pending.get(id) === controller ? this.unavailable(id, cleanup) : this.lost(id, cleanup);
+    const request = (options, callback) => navigator.locks.request(this.name, options, callback).catch(failed(null));
     if (steal) {
+      // Forced, the takeover lock is stolen too: its thief never let go (frozen). (A steal takes no
+      // abort signal; an abandon meanwhile is seen below.)
       navigator.locks
-        .request(`${this.name}:takeover`, { signal: controller.signal }, () =>
+        .request(`${this.name}:takeover`, force ? { steal: true } : { signal: controller.signal }, () =>
           new Promise((releaseTakeover) => {
             if (!this.pending.has(id)) return releaseTakeover();
-            navigator.locks
-              .request(this.name, { steal: true }, () => holdMain(releaseTakeover, false))
-              .catch(() => this.lost(id, releaseTakeover));
+            navigator.locks.request(this.name, { steal: true }, () => holdMain(releaseTakeover, false)).catch(failed(releaseTakeover));
           }),
         )
-        .catch(() => this.lost(id, null));
+        .catch(failed(null));
       return;
     }
     // First only if the lock is free and nobody queues for it (`ifAvailable` grants exactly then,
@@ -162,11 +175,17 @@ export class RefreshLock {
     }
   }
 
+  unavailable(id, cleanup) {
+    if (cleanup) cleanup();
+    this.pending.delete(id);
+    this.onLost(id, true);
+  }
+
   lost(id, cleanup) {
     if (cleanup) cleanup();
     if (this.held.has(id)) {
       this.held.delete(id);
-      this.onLost(id);
+      this.onLost(id, false);
     }
   }
 

@@ -14,4 +14,6 @@ extern "C" {
     pub fn release(this: &RefreshLock, id: f64);
     #[wasm_bindgen(method, js_name = releaseAll)]
     pub fn release_all(this: &RefreshLock);
+    #[wasm_bindgen(method, js_name = isPageHidden)]
+    pub fn is_page_hidden(this: &RefreshLock) -> bool;
 }

@@ -7,6 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launchChromium } from "../support/chromium.js";
+import { openPageContext } from "../support/page-context.js";
 import { startStaticServer } from "../support/static-server.js";
 import { createTokenIssuer } from "../support/token-issuer.js";
 
@@ -28,18 +29,7 @@ after(async () => {
 });
 
 /** A context whose pages run `initScripts` (source text) before their own; `close()` also stops the server. */
-async function openContext(server, initScripts = []) {
-  const context = await browser.newContext();
-  for (const script of initScripts) await context.addInitScript({ content: script });
-  const errors = [];
-  const open = async (path) => {
-    const page = await context.newPage();
-    page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(`${server.origin}${path}`);
-    return page;
-  };
-  return { context, errors, open, close: async () => { await context.close(); await server.close(); } };
-}
+const openContext = (server, initScripts) => openPageContext(browser, server, initScripts);
 
 /**
  * Two tabs of tests/browser/pages/tab.html (a rotating refresh token in localStorage, crossTab on,

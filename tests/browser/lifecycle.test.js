@@ -284,6 +284,9 @@ describe("sign-out and failures", () => {
       });
     });
     await h.advance(10_000);
+    // The fault happened: the refresh's callback threw, and the session saw a failed fetch.
+    const failed = await read(h.page, () => window.t.logLines.filter((line) => line.includes("fetch_failed")));
+    assert.equal(failed.length, 1, "the refresh's callback threw once");
     assert.equal(await read(h.page, () => window.t.auth.getState().status), "authenticated");
     await h.advance(1_000);
     assert.deepEqual(await forceFlags(h.page), [false, true, true], "retried within the first backoff step");

@@ -29,7 +29,12 @@ impl LockManager {
     /// `alone`: no other tab of the app is present (open and loaded) as the request is made.
     pub fn request(&mut self, tab: usize, lock: LockId, steal: bool, alone: bool) {
         self.queue.retain(|&entry| entry != (tab, lock));
-        if steal {
+        let queued_stealer = self.takeover_queue.contains(&(tab, lock));
+        self.takeover_queue.retain(|&entry| entry != (tab, lock));
+        if steal && queued_stealer {
+            // A steal asked again while queued: the takeover lock is taken too (its thief is frozen).
+            self.take_over(tab, lock);
+        } else if steal {
             if self.takeover_holder.is_none() {
                 self.take_over(tab, lock);
             } else {
@@ -72,6 +77,14 @@ impl LockManager {
                 self.take_over(next_tab, next_lock);
             }
         }
+    }
+
+    /// The tab gave back every lock it held or asked for (the driver's `releaseAll` on
+    /// `pagehide`): grants and losses not delivered yet are never delivered.
+    pub fn let_go(&mut self, tab: usize) {
+        self.forget_tab(tab);
+        self.grants.retain(|&(t, ..)| t != tab);
+        self.losses.retain(|&(t, _)| t != tab);
     }
 
     pub fn forget_tab(&mut self, tab: usize) {

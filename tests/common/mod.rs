@@ -7,7 +7,7 @@ pub mod tabs;
 
 use authlane::core::{
     AuthError, AuthState, Config, FetchId, FetchOutcome, Generation, LockId, Millis, OpId, Output, Session, Slot,
-    TraceKind, WaiterId,
+    TokenNeed, TraceKind, WaiterId,
 };
 
 /// 2026-11-23T00:00:00Z, in ms.
@@ -156,6 +156,19 @@ impl Harness {
         let token = mint(self.now, lifetime_s, self.fetches.len() as u32);
         self.answer(FetchOutcome::Token(token.clone()));
         token
+    }
+
+    /// Asks for a forced token (waiter 1) and answers it `delay_ms` later with a token minted as
+    /// the request arrived, living `lifetime_s` (a slow network, or a tab frozen mid-fetch).
+    /// Returns when it was asked for, and the token.
+    pub fn answer_forced_late(&mut self, delay_ms: u64, lifetime_s: u64, serial: u32) -> (Millis, String) {
+        self.session.handle_token_request(self.now, 1, TokenNeed::Forced);
+        self.drain();
+        let asked_at = self.now;
+        self.advance(delay_ms);
+        let token = mint(asked_at, lifetime_s, serial);
+        self.answer(FetchOutcome::Token(token.clone()));
+        (asked_at, token)
     }
 
     pub fn fetch_count(&self) -> usize {

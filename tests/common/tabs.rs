@@ -151,6 +151,8 @@ pub enum Input {
     FetchResult(FetchId, FetchOutcome),
     Timeout,
     Wake,
+    /// The driver gave back every lock of the tab (`pagehide`, see [`Tabs::hide`]).
+    LocksReleased,
     /// A call the test made through [`Tabs::call`].
     Direct(String),
 }
@@ -529,6 +531,23 @@ impl Tabs {
         self.drain(index);
     }
 
+    /// The page is hidden (`pagehide`: closing, or entering the back/forward cache): the driver
+    /// gives back every lock the tab holds or asked for, and the page runs nothing until
+    /// [`Tabs::show`] restores it.
+    pub fn hide(&mut self, index: usize) {
+        self.locks.let_go(index);
+        self.record_steals();
+        self.input(index, Input::LocksReleased);
+        self.tabs[index].session.handle_locks_released(self.now);
+        self.drain(index);
+        self.tabs[index].frozen = true;
+    }
+
+    /// The page is restored from the back/forward cache (`pageshow` with `persisted`): as a thaw.
+    pub fn show(&mut self, index: usize) {
+        self.thaw(index);
+    }
+
     /// Grants as before, none reported uncontended: the driver's localStorage lease (no Web
     /// Locks) cannot tell, so every grant waits the peer grace.
     pub fn use_lease(&mut self) {
@@ -546,6 +565,14 @@ impl Tabs {
 
     pub fn total_fetch_calls(&self) -> usize {
         self.tabs.iter().map(|tab| tab.fetch_calls).sum()
+    }
+
+    /// Asks tab `index` for a token (as the app would), then settles.
+    pub fn ask(&mut self, index: usize, waiter: u32, need: authlane::core::TokenNeed) {
+        let now = self.now;
+        self.tabs[index].session.handle_token_request(now, waiter, need);
+        self.drain(index);
+        self.settle();
     }
 
     /// Asks every open tab for its token now (as a client about to send one would).

@@ -52,7 +52,7 @@ impl Session {
         let previous = self.current.as_ref();
         let same_as_current = previous.is_some_and(|t| t.raw == raw);
         if same_as_current && previous.is_some_and(|t| t.verdict == TokenVerdict::Rejected) {
-            self.timers.stop_all();
+            self.stop_timers();
             let error = AuthError::new(
                 ErrorCode::TokenRejected,
                 "the forced refresh returned the token the server had just rejected",

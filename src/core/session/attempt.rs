@@ -33,6 +33,8 @@ pub(super) struct InFlight {
     pub(super) lock_acquired_at: Millis,
     /// When the lock was last requested (to notice an uncontended grant delivered too late to trust).
     pub(super) lock_requested_at: Millis,
+    /// Waiting for the lock, how many times this attempt asked to steal it (see `on_lock_wait_timeout`).
+    pub(super) steals: u8,
 }
 
 impl Session {
@@ -85,7 +87,7 @@ impl Session {
             FetchOutcome::SignedOut => {
                 self.trace(Trace::event(TraceKind::FetchSignedOut));
                 self.failures = 0;
-                self.timers.stop_all();
+                self.stop_timers();
                 self.forget_stored_token();
                 self.settle_unauthenticated(None);
             }
@@ -124,6 +126,7 @@ impl Session {
                 fetch_started_at: now,
                 lock_acquired_at: now,
                 lock_requested_at: now,
+                steals: 0,
             };
         if self.config.cross_tab {
             self.request_lock(now, &mut in_flight);

@@ -82,6 +82,58 @@ impl Session {
         }
     }
 
+    /// Cross-tab: the request for the lock `lock` failed for good (Web Locks refused it: an opaque
+    /// origin such as a sandboxed iframe, a `SecurityError`). The attempt waiting for it fetches
+    /// without the lock rather than wait forever; the next attempt asks again.
+    pub fn handle_lock_unavailable(&mut self, now: Millis, lock: LockId) {
+        let waiting = self.in_flight.is_some_and(|f| f.lock == Some(lock) && f.phase == FetchPhase::AwaitingLock);
+        if self.is_disposed() || !waiting {
+            return;
+        }
+        self.work_alone(now);
+    }
+
+    /// Cross-tab: the driver gave back every lock this tab held or asked for (`pagehide`: the page
+    /// is closing, or entering the back/forward cache, where a held lock would stall every other
+    /// tab). A fetch under way goes on unlocked, commit-guarded, as after a steal; an attempt that
+    /// held or awaited the lock asks for it again when the page wakes ([`Self::handle_wake`]), or
+    /// after a lock timeout if it never slept.
+    pub fn handle_locks_released(&mut self, now: Millis) {
+        if self.is_disposed() {
+            return;
+        }
+        self.orphan = None;
+        self.timers.stop(Timer::LockHold);
+        let Some(mut in_flight) = self.in_flight.filter(|f| f.lock.is_some()) else { return };
+        in_flight.lock = None;
+        if in_flight.phase != FetchPhase::AwaitingLock {
+            self.trace(Trace::event(TraceKind::LockLost));
+        }
+        if !matches!(in_flight.phase, FetchPhase::Fetching(_)) {
+            self.timers.stop(Timer::PeerGrace);
+            in_flight.phase = FetchPhase::AwaitingLock;
+            self.timers.set(Timer::LockWait, now.saturating_add(self.config.lock_timeout_ms));
+        }
+        self.in_flight = Some(in_flight);
+    }
+
+    /// After a wake: an attempt whose lock was given back while the page was hidden asks again now.
+    pub(super) fn hurry_lock_given_back(&mut self, now: Millis) {
+        if self.in_flight.is_some_and(|f| f.phase == FetchPhase::AwaitingLock && f.lock.is_none()) {
+            self.timers.set(Timer::LockWait, now);
+        }
+    }
+
+    /// Gives up on the lock for the attempt waiting for it, and fetches.
+    fn work_alone(&mut self, now: Millis) {
+        self.timers.stop(Timer::LockWait);
+        self.trace(Trace::event(TraceKind::LockUnavailable));
+        if let Some(in_flight) = self.in_flight.as_mut() {
+            in_flight.lock = None;
+        }
+        self.begin_fetch(now);
+    }
+
     /// Cross-tab: a message from another tab of this app, as received (or a persisted record
     /// restored from storage). Anything that does not validate is counted and ignored.
     pub fn handle_peer_message(&mut self, now: Millis, text: &str) {
@@ -149,26 +201,52 @@ impl Session {
         in_flight.lock = Some(lock);
         in_flight.lock_requested_at = now;
         in_flight.phase = FetchPhase::AwaitingLock;
+        in_flight.steals = 0;
         self.timers.set(Timer::LockWait, now.saturating_add(self.config.lock_timeout_ms));
         // Ask first: a peer's fresh token may arrive before the lock does.
         self.outputs.push_back(Output::Broadcast(PeerMessage::Request.write(self.json, 0)));
         self.outputs.push_back(Output::AcquireLock { lock, steal: false });
     }
 
-    pub(super) fn on_lock_wait_timeout(&mut self) {
-        let Some(lock) = self.in_flight.filter(|f| f.phase == FetchPhase::AwaitingLock).and_then(|f| f.lock) else {
-            return;
-        };
-        // The holder is gone or frozen: take the lock from it rather than wait without end.
-        self.trace(Trace::event(TraceKind::LockStolen));
-        self.outputs.push_back(Output::AcquireLock { lock, steal: true });
+    pub(super) fn on_lock_wait_timeout(&mut self, now: Millis) {
+        let Some(mut in_flight) = self.in_flight.filter(|f| f.phase == FetchPhase::AwaitingLock) else { return };
+        match in_flight.lock {
+            // Given back while the page was hidden, and no wake since: ask again.
+            None => {
+                self.request_lock(now, &mut in_flight);
+                self.in_flight = Some(in_flight);
+            }
+            Some(lock) if in_flight.steals < 2 => {
+                // The holder is gone or frozen: take the lock from it rather than wait without end.
+                // Asked a second time, the driver also takes the takeover lock from the thief that
+                // stealers queue behind: one that never lets go (frozen) must not hang them all.
+                self.trace(Trace::event(TraceKind::LockStolen));
+                in_flight.steals += 1;
+                self.in_flight = Some(in_flight);
+                self.timers.set(Timer::LockWait, now.saturating_add(self.steal_patience()));
+                self.outputs.push_back(Output::AcquireLock { lock, steal: true });
+            }
+            Some(lock) => {
+                // Not even a forced steal was granted: a lock manager that dropped the request.
+                // Fetching unlocked beats waiting forever.
+                self.outputs.push_back(Output::ReleaseLock { lock });
+                self.work_alone(now);
+            }
+        }
+    }
+
+    /// How long a stealer waits for its steal: stealers queue behind the thief holding the takeover
+    /// lock, which gives it back within its peer grace and a lock hold, and no later.
+    fn steal_patience(&self) -> u64 {
+        self.config.lock_timeout_ms.saturating_add(self.config.peer_grace_ms).saturating_add(1)
     }
 
     pub(super) fn on_peer_grace_over(&mut self, now: Millis) {
         let Some(mut in_flight) = self.in_flight.filter(|f| f.phase == FetchPhase::PeerGrace) else { return };
-        if now.saturating_sub(in_flight.lock_acquired_at) > self.config.lock_timeout_ms {
+        if now.saturating_sub(in_flight.lock_acquired_at) >= self.config.lock_timeout_ms {
             // This tab slept through its grace (frozen): its lock may have been stolen meanwhile
-            // and the news not delivered yet. Queue again rather than fetch beside the thief.
+            // and the news not delivered yet (a waiter that asked at the grant steals a lock
+            // timeout later, in that very millisecond too). Queue again rather than fetch beside the thief.
             if let Some(lock) = in_flight.lock.take() {
                 self.outputs.push_back(Output::ReleaseLock { lock });
             }
@@ -213,9 +291,11 @@ impl Session {
     /// The lock changed hands, or its holder shared its result: whoever holds it now is alive, so
     /// a waiting tab's patience starts again (a queue of slow holders is not a frozen one).
     fn note_lock_activity(&mut self, now: Millis) {
-        if self.in_flight.is_some_and(|f| f.phase == FetchPhase::AwaitingLock) {
-            self.timers.set(Timer::LockWait, now.saturating_add(self.config.lock_timeout_ms));
-        }
+        let Some(in_flight) = self.in_flight.filter(|f| f.phase == FetchPhase::AwaitingLock && f.lock.is_some()) else {
+            return;
+        };
+        let patience = if in_flight.steals > 0 { self.steal_patience() } else { self.config.lock_timeout_ms };
+        self.timers.set(Timer::LockWait, now.saturating_add(patience));
     }
 
     fn ignore_peer_message(&mut self) {
