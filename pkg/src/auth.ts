@@ -218,7 +218,8 @@ export function createAuth(options: AuthOptions): Auth {
   /** Peers heard, the lock taken and the first fetch begun while the module loads (head-start.ts). */
   let headStart: HeadStart | null = null;
   // A microtask later, so that a client wrapped right after `createAuth` names the app (app-name.ts).
-  if (inBrowser() && resolved.crossTab) {
+  // Not with a rendered token: the core judges it first, and an early fetch would make it moot.
+  if (inBrowser() && resolved.crossTab && !resolved.initialToken) {
     const { lockTimeoutMs } = resolved.crossTab;
     queueMicrotask(() => {
       if (disposed || session || failure) return;
