@@ -16,6 +16,7 @@ const auth = createAuth({
   fetchAccessToken: issuer.fetchAccessToken,
   expectAuth: true, // operations wait until the server has accepted the first token
   onTrace: timeline.onTrace,
+  crossTab: { name: "authlane-demo" }, // the demo's pages are separate bundles: one name makes them one app
   verbose: true,
   // Refused tokens are explained against the backend's auth config (timeline: token_explained).
   diagnostics: explainRefusals(DEMO_PROVIDERS),

@@ -15,6 +15,7 @@ const auth = createAuth({
   fetchAccessToken: issuer.fetchAccessToken,
   expectAuth: true, // operations wait until the server has accepted the first token
   onTrace: timeline.onTrace,
+  crossTab: { name: "authlane-demo" }, // the demo's pages are separate bundles: one name makes them one app
 });
 const client = auth.wrap(backend.client);
 
