@@ -95,7 +95,7 @@ impl Issuer {
     fn redeem(&mut self, refresh_token: u64, now: Millis) -> FetchOutcome {
         if self.down {
             self.failed_calls += 1;
-            return FetchOutcome::Failed(AuthError::new(ErrorCode::FetchFailed, "issuer unreachable"));
+            return FetchOutcome::Failed(AuthError::new(ErrorCode::FetchFailed, "issuer down"));
         }
         if !self.signed_in {
             return FetchOutcome::SignedOut;
