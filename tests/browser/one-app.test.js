@@ -76,7 +76,7 @@ describe("one backoff per app", () => {
     // 8 s tokens refreshed 2 s before expiry: the refresh falls inside the outage, and the tokens
     // run out during it (every tab is signed out by the failures, and must be signed back in).
     const options = { lifetimeSeconds: 8, leeway: 2 };
-    const OUTAGE_MS = 20_000;
+    const OUTAGE_MS = 30_000; // as issue 12 measured it
     const [one, eight] = await Promise.all([openApp(t, 1, options), openApp(t, 8, options)]);
     const apps = [one, eight];
     const before = apps.map((app) => app.issuer.stats.tokenRequests);
