@@ -490,12 +490,11 @@ impl Fuzz {
     /// A peer message that lies about its times: a real token with an `expiresAt` out of range,
     /// messages stamped `at` far in the past or future. Each lie the session must not believe.
     ///
-    /// Kept off until peers' times are checked for plausibility (issue 12 item 1, helper "trust"),
-    /// each failing the sequences today: a token with `expiresAt` = u64::MAX or an hour ahead (an
-    /// expired token is adopted and handed out: "handed out a token … ms past its exp", "is
-    /// Authenticated with a token … past its exp and no refresh under way"), a token stamped
-    /// `at` = u64::MAX and a `signed_out` stamped u64::MAX (later sign-outs are ignored: "after tab
-    /// … signed out and one settle, tab … is Authenticated"). Turn them on here with that fix.
+    ///
+    /// Not drawn: a fetch time later than the token's real one with an `expiresAt` past its `exp`
+    /// (believed for up to one lifetime by a tab that has not learnt its clock's skew, the README's
+    /// "What a tab believes"; `tests/core_peer_trust.rs` checks that bound), and a peer's sign-out
+    /// (any tab may sign the user out; the model would not know of it).
     fn lie(&mut self) {
         let Some(raw) = (!self.minted.is_empty()).then(|| self.minted[self.rng.index(self.minted.len())].clone()) else {
             return;
@@ -510,11 +509,17 @@ impl Fuzz {
             1 => now.saturating_sub(self.rng.below(3_600_000)),
             _ => now,
         };
-        let text = match self.rng.below(4) {
+        let text = match self.rng.below(5) {
             // `expiresAt` before the token's real expiry, or none, or 0: believable, or expired.
             0 => PeerMessage::Token { token: raw.clone(), expires_at: Some(exp_ms(&raw).saturating_sub(self.rng.below(60_000))) }.encode_at(at),
             1 => PeerMessage::Token { token: raw, expires_at: Some(0) }.encode_at(at),
-            2 => PeerMessage::Request.encode_at(self.rng.pick(&[0, u64::MAX, now + 3_600_000])),
+            // Far past the token's own `exp` (u64::MAX, an hour after it), with no fetch time: the
+            // token's `exp` on the clock bounds it (src/core/session/trust.rs).
+            2 => {
+                let expires_at = self.rng.pick(&[u64::MAX, exp_ms(&raw).saturating_add(3_600_000)]);
+                PeerMessage::Token { token: raw, expires_at: Some(expires_at) }.encode_at(0)
+            }
+            3 => PeerMessage::Request.encode_at(self.rng.pick(&[0, u64::MAX, now + 3_600_000])),
             _ => PeerMessage::Holding.encode_at(self.rng.pick(&[0, u64::MAX, now + 3_600_000])),
         };
         self.stats.lies += 1;
