@@ -95,28 +95,8 @@ mod surface {
             self.driver.backdate_fetch(began_at)
         }
 
-        /// Cross-tab messages ignored as malformed (a diagnostics counter).
-        #[wasm_bindgen(js_name = ignoredPeerMessages)]
-        pub fn ignored_peer_messages(&self) -> f64 {
-            self.driver.session().ignored_peer_messages() as f64
-        }
-
-        pub fn state(&self) -> String {
-            self.driver.session().state().as_str().into()
-        }
-
         pub fn generation(&self) -> f64 {
             self.driver.session().generation() as f64
-        }
-
-        #[wasm_bindgen(js_name = expiresAt)]
-        pub fn expires_at(&self) -> Option<f64> {
-            self.driver.session().expires_at().map(|ms| ms as f64)
-        }
-
-        #[wasm_bindgen(js_name = refreshAt)]
-        pub fn refresh_at(&self) -> Option<f64> {
-            self.driver.session().refresh_at().map(|ms| ms as f64)
         }
 
         /// The current token's registered claims (`TokenClaims`), or `null`.
