@@ -27,6 +27,7 @@ mod surface {
     use js_sys::{Function, Object, Reflect};
     use wasm_bindgen::prelude::*;
 
+    use crate::core::protocol::Input;
     use crate::core::{self, Config, OpDecision, TokenNeed, Verdict};
     use crate::web::json::to_js;
     use crate::web::bounded::{bounded_string, Bounded, MAX_TOKEN_CHARS};
@@ -121,40 +122,32 @@ mod surface {
             self.driver.with_session(|session, now| session.handle_token_request(now, waiter, need));
         }
 
-        #[wasm_bindgen(js_name = serverVerdict)]
-        pub fn server_verdict(&self, generation: f64, accepted: bool) {
-            let verdict = if accepted { Verdict::Accepted } else { Verdict::Rejected };
-            self.driver.with_session(|session, now| session.handle_server_verdict(now, generation as u64, verdict));
-        }
-
-        #[wasm_bindgen(js_name = attachClient)]
-        pub fn attach_client(&self) {
-            self.driver.with_session(|session, _| session.attach_client());
-        }
-
-        #[wasm_bindgen(js_name = detachClient)]
-        pub fn detach_client(&self) {
-            self.driver.with_session(|session, now| session.detach_client(now));
-        }
-
-        /// True when the operation may run now; false when it is held.
-        #[wasm_bindgen(js_name = submitOperation)]
-        pub fn submit_operation(&self, op: u32) -> bool {
-            self.driver.with_session(|session, _| session.submit_operation(op)) == OpDecision::Run
-        }
-
-        #[wasm_bindgen(js_name = cancelOperation)]
-        pub fn cancel_operation(&self, op: u32) -> bool {
-            self.driver.with_session(|session, _| session.cancel_operation(op))
-        }
-
-        #[wasm_bindgen(js_name = signOut)]
-        pub fn sign_out(&self) {
-            self.driver.with_session(|session, now| session.sign_out(now));
-        }
-
-        pub fn wake(&self) {
-            self.driver.with_session(|session, now| session.handle_wake(now));
+        /// One of the session's small inputs (`Input`, src/core/protocol.rs): `value` and `flag`
+        /// as the input takes them. Answers `submitOperation`'s and `cancelOperation`'s booleans; false
+        /// for the others and for an unknown code.
+        pub fn input(&self, kind: u8, value: f64, flag: bool) -> bool {
+            let Some(kind) = Input::from_code(kind) else { return false };
+            self.driver.with_session(|session, now| match kind {
+                Input::ServerVerdict => {
+                    let verdict = if flag { Verdict::Accepted } else { Verdict::Rejected };
+                    session.handle_server_verdict(now, value as u64, verdict);
+                    false
+                }
+                Input::AttachClient => {
+                    session.attach_client();
+                    false
+                }
+                Input::DetachClient => {
+                    session.detach_client(now);
+                    false
+                }
+                Input::SubmitOperation => session.submit_operation(value as u32) == OpDecision::Run,
+                Input::CancelOperation => session.cancel_operation(value as u32),
+                Input::SignOut => {
+                    session.sign_out(now);
+                    false
+                }
+            })
         }
 
         pub fn dispose(&self) {

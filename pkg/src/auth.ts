@@ -9,7 +9,7 @@ import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
 import { backendAddress, crossTabName } from "./app-name.js";
 import { startHead, type HeadStart } from "./head-start.js";
-import { TokenNeed, type AuthStatus, type Output } from "./protocol.js";
+import { Input, TokenNeed, type AuthStatus, type Output } from "./protocol.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
 export type FetchAccessToken = (args: {
@@ -406,10 +406,10 @@ export function createAuth(options: AuthOptions): Auth {
             fail(failed);
             throw failed;
           }
-          for (let i = 0; i < attachedClients; i++) use((current) => current.attachClient());
+          for (let i = 0; i < attachedClients; i++) use((current) => current.input(Input.AttachClient, 0, false));
           // Operations called before the module loaded go to the gate now, in call order.
           for (const id of heldBeforeReady.splice(0)) {
-            if (use((current) => current.submitOperation(id))) {
+            if (use((current) => current.input(Input.SubmitOperation, id, false))) {
               const operation = heldOperations.get(id);
               heldOperations.delete(id);
               operation?.release();
@@ -433,11 +433,11 @@ export function createAuth(options: AuthOptions): Auth {
   const port: SessionPort = {
     attachClient() {
       attachedClients++;
-      use((current) => current.attachClient());
+      use((current) => current.input(Input.AttachClient, 0, false));
     },
     detachClient() {
       attachedClients--;
-      use((current) => current.detachClient());
+      use((current) => current.input(Input.DetachClient, 0, false));
     },
     requestToken(need: TokenNeed, held: number) {
       if (disposed) return Promise.reject(new AuthlaneError(ErrorCodes.Disposed, "the session was disposed"));
@@ -453,12 +453,12 @@ export function createAuth(options: AuthOptions): Auth {
     },
     serverVerdict(generation: number, accepted: boolean) {
       if (generation > 0 && !accepted) explainRefusal(generation);
-      if (generation > 0) use((current) => current.serverVerdict(generation, accepted));
+      if (generation > 0) use((current) => current.input(Input.ServerVerdict, generation, accepted));
     },
     submitOperation(operation: HeldOperation): { held: boolean; id: number } {
       const id = nextOperation++;
       let runNow: boolean | undefined;
-      if (session) runNow = use((current) => current.submitOperation(id));
+      if (session) runNow = use((current) => current.input(Input.SubmitOperation, id, false));
       else if (disposed || !expectAuth) runNow = true;
       else if (!failure) {
         heldBeforeReady.push(id);
@@ -477,7 +477,7 @@ export function createAuth(options: AuthOptions): Auth {
       heldOperations.delete(id);
       const index = heldBeforeReady.indexOf(id);
       if (index >= 0) heldBeforeReady.splice(index, 1);
-      use((current) => current.cancelOperation(id));
+      use((current) => current.input(Input.CancelOperation, id, false));
     },
     onTokenChanged(listener) {
       tokenChangeListeners.add(listener);
@@ -514,7 +514,7 @@ export function createAuth(options: AuthOptions): Auth {
     },
     async signOut() {
       if (!session && !disposed && !failure && inBrowser()) await ready;
-      use((current) => current.signOut());
+      use((current) => current.input(Input.SignOut, 0, false));
       if (failure) throw failure;
     },
     dispose() {
