@@ -12,8 +12,9 @@ wasm-bindgen --target web --weak-refs --out-dir pkg/wasm --out-name authlane \
 node scripts/minify-imports.js pkg/wasm/authlane_bg.wasm pkg/wasm/authlane.js >/dev/null
 # wasm-opt from the npm `binaryen` package: Debian's older binaryen emits modules that fail to load.
 # --low-memory-unused: the stack grows down from 1 MiB with the data above it; only an overflowing
-# stack would reach the first KiB (-0.2 KB gzip).
-"$bin/wasm-opt" -Oz --low-memory-unused --converge --strip-debug --strip-producers \
+# stack would reach the first KiB (-0.2 KB gzip). --strip-target-features: the features are the
+# flags below; browsers do not read the section.
+"$bin/wasm-opt" -Oz --low-memory-unused --converge --strip-debug --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   --enable-reference-types --enable-multivalue \
   pkg/wasm/authlane_bg.wasm -o pkg/wasm/authlane_bg.wasm
