@@ -10,6 +10,8 @@ wasm-bindgen --target web --weak-refs --out-dir pkg/wasm --out-name authlane \
   target/wasm32-unknown-unknown/release/authlane.wasm
 # Short import names in the module and the glue (wasm-bindgen's carry 16 hex digits each).
 node scripts/minify-imports.js pkg/wasm/authlane_bg.wasm pkg/wasm/authlane.js >/dev/null
+# Two of the glue's warnings in fewer words (one unreachable).
+node scripts/trim-glue.js pkg/wasm/authlane.js
 # wasm-opt from the npm `binaryen` package: Debian's older binaryen emits modules that fail to load.
 # --low-memory-unused: the stack grows down from 1 MiB with the data above it; only an overflowing
 # stack would reach the first KiB (-0.2 KB gzip). --strip-target-features: the features are the
