@@ -5,7 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=node_modules/.bin
 
-cargo build --release --target wasm32-unknown-unknown
+# Panic locations keep their file names in the module: dependencies' as registry-relative paths
+# (`base64-0.22.1/src/…`) instead of this machine's absolute ones.
+remap=""
+for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  remap+=" --remap-path-prefix=$registry="
+done
+RUSTFLAGS="${RUSTFLAGS:-}$remap" cargo build --release --target wasm32-unknown-unknown
 wasm-bindgen --target web --weak-refs --out-dir pkg/wasm --out-name authlane \
   target/wasm32-unknown-unknown/release/authlane.wasm
 # Short import names in the module and the glue (wasm-bindgen's carry 16 hex digits each).
