@@ -24,7 +24,7 @@ mod surface {
     use alloc::rc::Rc;
     use alloc::string::String;
 
-    use js_sys::{Function, Object, Reflect};
+    use js_sys::{Function, Object};
     use wasm_bindgen::prelude::*;
 
     use crate::core::protocol::Input;
@@ -177,6 +177,6 @@ mod surface {
     }
 
     fn set(target: &Object, key: &str, value: Option<JsValue>) {
-        let _ = Reflect::set(target, &JsValue::from_str(key), &value.unwrap_or(JsValue::NULL));
+        crate::web::json::set_member(target, key, &value.unwrap_or(JsValue::NULL));
     }
 }

@@ -49,6 +49,19 @@ pub fn to_js(value: &impl Serialize) -> JsValue {
 
 const TO_JS: serde_wasm_bindgen::Serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
 
+#[wasm_bindgen]
+extern "C" {
+    /// `Reflect.set` with the key passed as Rust text, for the plain objects built here (outputs,
+    /// claims, a call's arguments), on which it cannot throw: no exception check, no key crossing as
+    /// a value of its own (js-sys' `Reflect::set` does both).
+    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
+    pub fn set_member(target: &JsValue, key: &str, value: &JsValue);
+
+    /// `Reflect.get` likewise, for objects `JSON.parse` made (plain data: no getter can throw).
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
+    fn member(target: &JsValue, key: &str) -> JsValue;
+}
+
 /// serde-wasm-bindgen, except that a struct's fields are set by name with `Reflect.set`: its own
 /// struct writer caches each field name's JavaScript string in a `HashMap` (`static_str_to_js`,
 /// 2.3 KB of code with hashbrown) to save a string copy per field, which a few outputs a minute do
@@ -130,7 +143,7 @@ impl SerializeStruct for ObjectFields<'_> {
 
     fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), Self::Error> {
         let value = value.serialize(Objects(self.inner))?;
-        let _ = Reflect::set(&self.object, &JsValue::from_str(key), &value);
+        set_member(&self.object, key, &value);
         Ok(())
     }
 
@@ -218,7 +231,7 @@ impl<'de> MapAccess<'de> for Fields {
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Dropped> {
         for &field in self.fields.by_ref() {
-            let value = Reflect::get(&self.object, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED);
+            let value = member(&self.object, field);
             if !value.is_undefined() {
                 self.value = Some(value);
                 return seed.deserialize(field.into_deserializer()).map(Some);
