@@ -249,6 +249,8 @@ export function createAuth(options: AuthOptions): Auth {
       return undefined;
     }
   };
+  /** One of the session's small inputs (`Input` in protocol.ts): true when it answers yes. */
+  const input = (kind: Input, value = 0, flag = false) => use((current) => current.input(kind, value, flag));
 
   const claimsNow = (): TokenClaims | null => {
     const claims = (use((current) => current.claims()) as TokenClaims | null | undefined) ?? null;
@@ -406,10 +408,10 @@ export function createAuth(options: AuthOptions): Auth {
             fail(failed);
             throw failed;
           }
-          for (let i = 0; i < attachedClients; i++) use((current) => current.input(Input.AttachClient, 0, false));
+          for (let i = 0; i < attachedClients; i++) input(Input.AttachClient);
           // Operations called before the module loaded go to the gate now, in call order.
           for (const id of heldBeforeReady.splice(0)) {
-            if (use((current) => current.input(Input.SubmitOperation, id, false))) {
+            if (input(Input.SubmitOperation, id)) {
               const operation = heldOperations.get(id);
               heldOperations.delete(id);
               operation?.release();
@@ -433,11 +435,11 @@ export function createAuth(options: AuthOptions): Auth {
   const port: SessionPort = {
     attachClient() {
       attachedClients++;
-      use((current) => current.input(Input.AttachClient, 0, false));
+      input(Input.AttachClient);
     },
     detachClient() {
       attachedClients--;
-      use((current) => current.input(Input.DetachClient, 0, false));
+      input(Input.DetachClient);
     },
     requestToken(need: TokenNeed, held: number) {
       if (disposed) return Promise.reject(new AuthlaneError(ErrorCodes.Disposed, "the session was disposed"));
@@ -453,12 +455,12 @@ export function createAuth(options: AuthOptions): Auth {
     },
     serverVerdict(generation: number, accepted: boolean) {
       if (generation > 0 && !accepted) explainRefusal(generation);
-      if (generation > 0) use((current) => current.input(Input.ServerVerdict, generation, accepted));
+      if (generation > 0) input(Input.ServerVerdict, generation, accepted);
     },
     submitOperation(operation: HeldOperation): { held: boolean; id: number } {
       const id = nextOperation++;
       let runNow: boolean | undefined;
-      if (session) runNow = use((current) => current.input(Input.SubmitOperation, id, false));
+      if (session) runNow = input(Input.SubmitOperation, id);
       else if (disposed || !expectAuth) runNow = true;
       else if (!failure) {
         heldBeforeReady.push(id);
@@ -477,7 +479,7 @@ export function createAuth(options: AuthOptions): Auth {
       heldOperations.delete(id);
       const index = heldBeforeReady.indexOf(id);
       if (index >= 0) heldBeforeReady.splice(index, 1);
-      use((current) => current.input(Input.CancelOperation, id, false));
+      input(Input.CancelOperation, id);
     },
     onTokenChanged(listener) {
       tokenChangeListeners.add(listener);
@@ -514,7 +516,7 @@ export function createAuth(options: AuthOptions): Auth {
     },
     async signOut() {
       if (!session && !disposed && !failure && inBrowser()) await ready;
-      use((current) => current.input(Input.SignOut, 0, false));
+      input(Input.SignOut);
       if (failure) throw failure;
     },
     dispose() {

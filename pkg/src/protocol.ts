@@ -56,6 +56,7 @@ export type TokenNeed = (typeof TokenNeed)[keyof typeof TokenNeed];
  * `WasmSession.input(kind, value, flag)` (src/lib.rs).
  */
 export const Input = { ServerVerdict: 0, AttachClient: 1, DetachClient: 2, SubmitOperation: 3, CancelOperation: 4, SignOut: 5 } as const;
+export type Input = (typeof Input)[keyof typeof Input];
 
 /** One output of the session: `JsOutput` in src/core/protocol.rs, serialized by serde-wasm-bindgen (`Driver::emit`). */
 export type Output =
