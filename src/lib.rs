@@ -87,15 +87,6 @@ mod surface {
             self.driver.peer_message(&text);
         }
 
-        /// The fetch being performed is answered by a call made at `began_at`, before the session
-        /// existed; false when the core refuses it (the driver then calls the callback anew).
-        #[wasm_bindgen(js_name = backdateFetch)]
-        pub fn backdate_fetch(&self, began_at: f64) -> bool {
-            // Not a time (NaN, negative): a start the core cannot place, so it refuses the backdate.
-            let began_at = if began_at.is_finite() && began_at >= 0.0 { began_at as u64 } else { u64::MAX };
-            self.driver.backdate_fetch(began_at)
-        }
-
         pub fn generation(&self) -> f64 {
             self.driver.session().generation() as f64
         }
@@ -127,6 +118,12 @@ mod surface {
         /// for the others and for an unknown code.
         pub fn input(&self, kind: u8, value: f64, flag: bool) -> bool {
             let Some(kind) = Input::from_code(kind) else { return false };
+            if kind == Input::BackdateFetch {
+                // It produces no outputs: nothing to perform. Not a time (NaN, negative): a start
+                // the core cannot place, so it refuses the backdate.
+                let began_at = if value.is_finite() && value >= 0.0 { value as u64 } else { u64::MAX };
+                return self.driver.backdate_fetch(began_at);
+            }
             self.driver.with_session(|session, now| match kind {
                 Input::ServerVerdict => {
                     let verdict = if flag { Verdict::Accepted } else { Verdict::Rejected };
@@ -147,6 +144,7 @@ mod surface {
                     session.sign_out(now);
                     false
                 }
+                Input::BackdateFetch => false,
             })
         }
 

@@ -385,7 +385,7 @@ export function createAuth(options: AuthOptions): Auth {
             throw trap;
           }
           const earlyMessages = headStart?.takeMessages() ?? [];
-          const backdate = (startedAt: number) => use((current) => current.backdateFetch(startedAt)) === true;
+          const backdate = (startedAt: number) => input(Input.BackdateFetch, startedAt) === true;
           try {
             session = intoWasm(
               () =>

@@ -55,7 +55,7 @@ export type TokenNeed = (typeof TokenNeed)[keyof typeof TokenNeed];
  * `Input` in src/core/protocol.rs: the session's small inputs, through one export,
  * `WasmSession.input(kind, value, flag)` (src/lib.rs).
  */
-export const Input = { ServerVerdict: 0, AttachClient: 1, DetachClient: 2, SubmitOperation: 3, CancelOperation: 4, SignOut: 5 } as const;
+export const Input = { ServerVerdict: 0, AttachClient: 1, DetachClient: 2, SubmitOperation: 3, CancelOperation: 4, SignOut: 5, BackdateFetch: 6 } as const;
 export type Input = (typeof Input)[keyof typeof Input];
 
 /** One output of the session: `JsOutput` in src/core/protocol.rs, serialized by serde-wasm-bindgen (`Driver::emit`). */

@@ -95,11 +95,21 @@ pub enum Input {
     /// `value`: the operation's id; answers true when it was held.
     CancelOperation = 4,
     SignOut = 5,
+    /// `value`: when the fetch being performed began, before the session existed; answers
+    /// [`Session::backdate_fetch`](super::Session::backdate_fetch)'s verdict.
+    BackdateFetch = 6,
 }
 
 impl Input {
-    pub const ALL: [Input; 6] =
-        [Input::ServerVerdict, Input::AttachClient, Input::DetachClient, Input::SubmitOperation, Input::CancelOperation, Input::SignOut];
+    pub const ALL: [Input; 7] = [
+        Input::ServerVerdict,
+        Input::AttachClient,
+        Input::DetachClient,
+        Input::SubmitOperation,
+        Input::CancelOperation,
+        Input::SignOut,
+        Input::BackdateFetch,
+    ];
 
     pub fn from_code(code: u8) -> Option<Input> {
         Input::ALL.get(usize::from(code)).copied()
@@ -114,6 +124,7 @@ impl Input {
             Input::SubmitOperation => "SubmitOperation",
             Input::CancelOperation => "CancelOperation",
             Input::SignOut => "SignOut",
+            Input::BackdateFetch => "BackdateFetch",
         }
     }
 }
