@@ -5,15 +5,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=node_modules/.bin
 
-cargo build --release --target wasm32-unknown-unknown
+# Panic locations keep their file names in the module: dependencies' as registry-relative paths
+# (`base64-0.22.1/src/…`) instead of this machine's absolute ones.
+remap=""
+for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  remap+=" --remap-path-prefix=$registry="
+done
+RUSTFLAGS="${RUSTFLAGS:-}$remap" cargo build --release --target wasm32-unknown-unknown
 wasm-bindgen --target web --weak-refs --out-dir pkg/wasm --out-name authlane \
   target/wasm32-unknown-unknown/release/authlane.wasm
 # Short import names in the module and the glue (wasm-bindgen's carry 16 hex digits each).
 node scripts/minify-imports.js pkg/wasm/authlane_bg.wasm pkg/wasm/authlane.js >/dev/null
+# Two of the glue's warnings in fewer words (one unreachable).
+node scripts/trim-glue.js pkg/wasm/authlane.js
 # wasm-opt from the npm `binaryen` package: Debian's older binaryen emits modules that fail to load.
 # --low-memory-unused: the stack grows down from 1 MiB with the data above it; only an overflowing
-# stack would reach the first KiB (-0.2 KB gzip).
-"$bin/wasm-opt" -Oz --low-memory-unused --converge --strip-debug --strip-producers \
+# stack would reach the first KiB (-0.2 KB gzip). --strip-target-features: the features are the
+# flags below; browsers do not read the section.
+"$bin/wasm-opt" -Oz --low-memory-unused --converge --strip-debug --strip-producers --strip-target-features \
   --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
   --enable-reference-types --enable-multivalue \
   pkg/wasm/authlane_bg.wasm -o pkg/wasm/authlane_bg.wasm

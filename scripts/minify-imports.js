@@ -1,7 +1,8 @@
 // Shortens the wasm module's import names in the module and in the wasm-bindgen glue that supplies
-// them. wasm-bindgen names every import `__wbg_<name>_<16 hex digits>`: ~50 of them, each spelled
-// once in the module's import section and once as a key in the glue, and the hex digits do not
-// compress (measured: -1.9 KB gzip in all, wasm and bundle). Exports keep their names (the glue and the failure
+// them. wasm-bindgen names every import `__wbg_<name>_<16 hex digits>` (its casts
+// `__wbindgen_generic_<16 digits>`): ~50 of them, each spelled once in the module's import section
+// and once as a key in the glue, and the digits do not compress (measured: -1.9 KB gzip in all, wasm
+// and bundle). The module they come from, "./authlane_bg.js", becomes "a". Exports keep their names (the glue and the failure
 // tests' instrumentation reach them by name). Run by scripts/build.sh after wasm-bindgen.
 //
 // node scripts/minify-imports.js <module.wasm> <glue.js>
@@ -45,6 +46,13 @@ function limits() {
   if (flags & 1) leb();
 }
 
+// The module every import comes from, spelled once per import (~50 times): one letter instead.
+const GLUE_MODULE = "./authlane_bg.js";
+const SHORT_MODULE = "a";
+const moduleKey = `"${GLUE_MODULE}": import0`;
+if (!glue.includes(moduleKey)) throw new Error(`the glue does not supply ${GLUE_MODULE} as import0`);
+glue = glue.replace(moduleKey, `${SHORT_MODULE}: import0`);
+
 const parts = [wasm.subarray(0, 8)];
 let renamed = 0;
 let exported = 0;
@@ -76,11 +84,11 @@ while (at < wasm.length) {
     else throw new Error(`import ${field}: unknown kind ${kind}`);
     let short = field;
     const key = new RegExp(`^(\\s*)${field}: `, "m");
-    if (/^__wbg_.*_[0-9a-f]{16}$/.test(field) && key.test(glue)) {
+    if (/^__wb(g|indgen)_/.test(field) && key.test(glue)) {
       short = `w${(renamed++).toString(36)}`;
       glue = glue.replace(key, `$1${short}: `);
     }
-    for (const text of [module, short]) {
+    for (const text of [module === GLUE_MODULE ? SHORT_MODULE : module, short]) {
       const encoded = Buffer.from(text, "utf8");
       body.push(...encodeLeb(encoded.length), ...encoded);
     }

@@ -24,9 +24,10 @@ mod surface {
     use alloc::rc::Rc;
     use alloc::string::String;
 
-    use js_sys::{Function, Object, Reflect};
+    use js_sys::{Function, Object};
     use wasm_bindgen::prelude::*;
 
+    use crate::core::protocol::Input;
     use crate::core::{self, Config, OpDecision, TokenNeed, Verdict};
     use crate::web::json::to_js;
     use crate::web::bounded::{bounded_string, Bounded, MAX_TOKEN_CHARS};
@@ -86,37 +87,8 @@ mod surface {
             self.driver.peer_message(&text);
         }
 
-        /// The fetch being performed is answered by a call made at `began_at`, before the session
-        /// existed; false when the core refuses it (the driver then calls the callback anew).
-        #[wasm_bindgen(js_name = backdateFetch)]
-        pub fn backdate_fetch(&self, began_at: f64) -> bool {
-            // Not a time (NaN, negative): a start the core cannot place, so it refuses the backdate.
-            let began_at = if began_at.is_finite() && began_at >= 0.0 { began_at as u64 } else { u64::MAX };
-            self.driver.backdate_fetch(began_at)
-        }
-
-        /// Cross-tab messages ignored as malformed (a diagnostics counter).
-        #[wasm_bindgen(js_name = ignoredPeerMessages)]
-        pub fn ignored_peer_messages(&self) -> f64 {
-            self.driver.session().ignored_peer_messages() as f64
-        }
-
-        pub fn state(&self) -> String {
-            self.driver.session().state().as_str().into()
-        }
-
         pub fn generation(&self) -> f64 {
             self.driver.session().generation() as f64
-        }
-
-        #[wasm_bindgen(js_name = expiresAt)]
-        pub fn expires_at(&self) -> Option<f64> {
-            self.driver.session().expires_at().map(|ms| ms as f64)
-        }
-
-        #[wasm_bindgen(js_name = refreshAt)]
-        pub fn refresh_at(&self) -> Option<f64> {
-            self.driver.session().refresh_at().map(|ms| ms as f64)
         }
 
         /// The current token's registered claims (`TokenClaims`), or `null`.
@@ -126,8 +98,11 @@ mod surface {
 
         /// The current token, or `null` (pkg decodes namespaced claims from it, e.g. Hasura's, and
         /// diagnostics explain a refused one).
-        pub fn token(&self) -> Option<String> {
-            self.driver.session().token().map(String::from)
+        /// Made a JavaScript string in place: an owned `String` would be copied and boxed
+        /// (`into_boxed_str`) on its way out (-89 B gzip).
+        #[wasm_bindgen(unchecked_return_type = "string | undefined")]
+        pub fn token(&self) -> JsValue {
+            self.driver.session().token().map_or(JsValue::UNDEFINED, JsValue::from_str)
         }
 
         /// `need`: 0 = current, 1 = newer than `held`, 2 = forced (`TokenNeed` in `pkg/src/protocol.ts`).
@@ -141,40 +116,39 @@ mod surface {
             self.driver.with_session(|session, now| session.handle_token_request(now, waiter, need));
         }
 
-        #[wasm_bindgen(js_name = serverVerdict)]
-        pub fn server_verdict(&self, generation: f64, accepted: bool) {
-            let verdict = if accepted { Verdict::Accepted } else { Verdict::Rejected };
-            self.driver.with_session(|session, now| session.handle_server_verdict(now, generation as u64, verdict));
-        }
-
-        #[wasm_bindgen(js_name = attachClient)]
-        pub fn attach_client(&self) {
-            self.driver.with_session(|session, _| session.attach_client());
-        }
-
-        #[wasm_bindgen(js_name = detachClient)]
-        pub fn detach_client(&self) {
-            self.driver.with_session(|session, now| session.detach_client(now));
-        }
-
-        /// True when the operation may run now; false when it is held.
-        #[wasm_bindgen(js_name = submitOperation)]
-        pub fn submit_operation(&self, op: u32) -> bool {
-            self.driver.with_session(|session, _| session.submit_operation(op)) == OpDecision::Run
-        }
-
-        #[wasm_bindgen(js_name = cancelOperation)]
-        pub fn cancel_operation(&self, op: u32) -> bool {
-            self.driver.with_session(|session, _| session.cancel_operation(op))
-        }
-
-        #[wasm_bindgen(js_name = signOut)]
-        pub fn sign_out(&self) {
-            self.driver.with_session(|session, now| session.sign_out(now));
-        }
-
-        pub fn wake(&self) {
-            self.driver.with_session(|session, now| session.handle_wake(now));
+        /// One of the session's small inputs (`Input`, src/core/protocol.rs): `value` and `flag`
+        /// as the input takes them. Answers `submitOperation`'s and `cancelOperation`'s booleans; false
+        /// for the others and for an unknown code.
+        pub fn input(&self, kind: u8, value: f64, flag: bool) -> bool {
+            let Some(kind) = Input::from_code(kind) else { return false };
+            if kind == Input::BackdateFetch {
+                // It produces no outputs: nothing to perform. Not a time (NaN, negative): a start
+                // the core cannot place, so it refuses the backdate.
+                let began_at = if value.is_finite() && value >= 0.0 { value as u64 } else { u64::MAX };
+                return self.driver.backdate_fetch(began_at);
+            }
+            self.driver.with_session(|session, now| match kind {
+                Input::ServerVerdict => {
+                    let verdict = if flag { Verdict::Accepted } else { Verdict::Rejected };
+                    session.handle_server_verdict(now, value as u64, verdict);
+                    false
+                }
+                Input::AttachClient => {
+                    session.attach_client();
+                    false
+                }
+                Input::DetachClient => {
+                    session.detach_client(now);
+                    false
+                }
+                Input::SubmitOperation => session.submit_operation(value as u32) == OpDecision::Run,
+                Input::CancelOperation => session.cancel_operation(value as u32),
+                Input::SignOut => {
+                    session.sign_out(now);
+                    false
+                }
+                Input::BackdateFetch => false,
+            })
         }
 
         pub fn dispose(&self) {
@@ -204,6 +178,6 @@ mod surface {
     }
 
     fn set(target: &Object, key: &str, value: Option<JsValue>) {
-        let _ = Reflect::set(target, &JsValue::from_str(key), &value.unwrap_or(JsValue::NULL));
+        crate::web::json::set_member(target, key, &value.unwrap_or(JsValue::NULL));
     }
 }

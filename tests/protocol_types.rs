@@ -75,6 +75,25 @@ fn the_early_request_is_the_cores_request() {
     assert_eq!(literal, authlane::core::PeerMessage::Request.encode());
 }
 
+#[test]
+fn input_codes_match_the_core() {
+    use authlane::core::protocol::Input;
+    let source = protocol();
+    let start = source.find("export const Input = {").expect("protocol.ts defines Input") + "export const Input = {".len();
+    let body = &source[start..start + source[start..].find('}').expect("Input's object ends")];
+    let spelled: BTreeMap<String, u8> = body
+        .split(',')
+        .filter_map(|member| member.split_once(':'))
+        .map(|(name, code)| (name.trim().to_string(), code.trim().parse().expect("a numeric code")))
+        .collect();
+    let core: BTreeMap<String, u8> = Input::ALL.iter().map(|&input| (input.name().to_string(), input as u8)).collect();
+    assert_eq!(spelled, core);
+    for input in Input::ALL {
+        assert_eq!(Input::from_code(input as u8), Some(input));
+    }
+    assert_eq!(Input::from_code(Input::ALL.len() as u8), None);
+}
+
 /// Each member of protocol.ts's `Output` union: its `kind` and its other field names.
 fn output_members(source: &str) -> BTreeMap<String, BTreeSet<String>> {
     let start = source.find("export type Output =").expect("protocol.ts lacks Output");

@@ -9,7 +9,7 @@ import { SESSION_PORT, type PortAccess } from "./port.js";
 import { hasuraClaims } from "./hasura.js";
 import { backendAddress, crossTabName } from "./app-name.js";
 import { startHead, type HeadStart } from "./head-start.js";
-import { TokenNeed, type AuthStatus, type Output } from "./protocol.js";
+import { Input, TokenNeed, type AuthStatus, type Output } from "./protocol.js";
 
 /** The app's token source, with convex-js's contract: a JWT, or `null`/`undefined` when signed out. */
 export type FetchAccessToken = (args: {
@@ -250,6 +250,8 @@ export function createAuth(options: AuthOptions): Auth {
       return undefined;
     }
   };
+  /** One of the session's small inputs (`Input` in protocol.ts): true when it answers yes. */
+  const input = (kind: Input, value = 0, flag = false) => use((current) => current.input(kind, value, flag));
 
   const claimsNow = (): TokenClaims | null => {
     const claims = (use((current) => current.claims()) as TokenClaims | null | undefined) ?? null;
@@ -384,7 +386,7 @@ export function createAuth(options: AuthOptions): Auth {
             throw trap;
           }
           const earlyMessages = headStart?.takeMessages() ?? [];
-          const backdate = (startedAt: number) => use((current) => current.backdateFetch(startedAt)) === true;
+          const backdate = (startedAt: number) => input(Input.BackdateFetch, startedAt) === true;
           try {
             session = intoWasm(
               () =>
@@ -407,10 +409,10 @@ export function createAuth(options: AuthOptions): Auth {
             fail(failed);
             throw failed;
           }
-          for (let i = 0; i < attachedClients; i++) use((current) => current.attachClient());
+          for (let i = 0; i < attachedClients; i++) input(Input.AttachClient);
           // Operations called before the module loaded go to the gate now, in call order.
           for (const id of heldBeforeReady.splice(0)) {
-            if (use((current) => current.submitOperation(id))) {
+            if (input(Input.SubmitOperation, id)) {
               const operation = heldOperations.get(id);
               heldOperations.delete(id);
               operation?.release();
@@ -434,11 +436,11 @@ export function createAuth(options: AuthOptions): Auth {
   const port: SessionPort = {
     attachClient() {
       attachedClients++;
-      use((current) => current.attachClient());
+      input(Input.AttachClient);
     },
     detachClient() {
       attachedClients--;
-      use((current) => current.detachClient());
+      input(Input.DetachClient);
     },
     requestToken(need: TokenNeed, held: number) {
       if (disposed) return Promise.reject(new AuthlaneError(ErrorCodes.Disposed, "the session was disposed"));
@@ -454,12 +456,12 @@ export function createAuth(options: AuthOptions): Auth {
     },
     serverVerdict(generation: number, accepted: boolean) {
       if (generation > 0 && !accepted) explainRefusal(generation);
-      if (generation > 0) use((current) => current.serverVerdict(generation, accepted));
+      if (generation > 0) input(Input.ServerVerdict, generation, accepted);
     },
     submitOperation(operation: HeldOperation): { held: boolean; id: number } {
       const id = nextOperation++;
       let runNow: boolean | undefined;
-      if (session) runNow = use((current) => current.submitOperation(id));
+      if (session) runNow = input(Input.SubmitOperation, id);
       else if (disposed || !expectAuth) runNow = true;
       else if (!failure) {
         heldBeforeReady.push(id);
@@ -478,7 +480,7 @@ export function createAuth(options: AuthOptions): Auth {
       heldOperations.delete(id);
       const index = heldBeforeReady.indexOf(id);
       if (index >= 0) heldBeforeReady.splice(index, 1);
-      use((current) => current.cancelOperation(id));
+      input(Input.CancelOperation, id);
     },
     onTokenChanged(listener) {
       tokenChangeListeners.add(listener);
@@ -515,7 +517,7 @@ export function createAuth(options: AuthOptions): Auth {
     },
     async signOut() {
       if (!session && !disposed && !failure && inBrowser()) await ready;
-      use((current) => current.signOut());
+      input(Input.SignOut);
       if (failure) throw failure;
     },
     dispose() {

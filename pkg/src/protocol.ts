@@ -51,6 +51,13 @@ export type CoreTraceKind =
 export const TokenNeed = { Current: 0, NewerThan: 1, Forced: 2 } as const;
 export type TokenNeed = (typeof TokenNeed)[keyof typeof TokenNeed];
 
+/**
+ * `Input` in src/core/protocol.rs: the session's small inputs, through one export,
+ * `WasmSession.input(kind, value, flag)` (src/lib.rs).
+ */
+export const Input = { ServerVerdict: 0, AttachClient: 1, DetachClient: 2, SubmitOperation: 3, CancelOperation: 4, SignOut: 5, BackdateFetch: 6 } as const;
+export type Input = (typeof Input)[keyof typeof Input];
+
 /** One output of the session: `JsOutput` in src/core/protocol.rs, serialized by serde-wasm-bindgen (`Driver::emit`). */
 export type Output =
   | { kind: "token"; waiter: number; token: string | null; generation: number }

@@ -80,6 +80,55 @@ impl<'a> JsOutput<'a> {
     }
 }
 
+/// The session's small inputs, which cross as one export, `WasmSession.input(kind, value, flag)`
+/// (src/lib.rs), instead of one export each: every export costs a shim in the module and a method
+/// in the glue. `Input` in pkg/src/protocol.ts spells the codes (tests/protocol_types.rs checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Input {
+    /// `value`: the generation the server judged; `flag`: accepted.
+    ServerVerdict = 0,
+    AttachClient = 1,
+    DetachClient = 2,
+    /// `value`: the operation's id; answers true when it may run now (false: held).
+    SubmitOperation = 3,
+    /// `value`: the operation's id; answers true when it was held.
+    CancelOperation = 4,
+    SignOut = 5,
+    /// `value`: when the fetch being performed began, before the session existed; answers
+    /// [`Session::backdate_fetch`](super::Session::backdate_fetch)'s verdict.
+    BackdateFetch = 6,
+}
+
+impl Input {
+    pub const ALL: [Input; 7] = [
+        Input::ServerVerdict,
+        Input::AttachClient,
+        Input::DetachClient,
+        Input::SubmitOperation,
+        Input::CancelOperation,
+        Input::SignOut,
+        Input::BackdateFetch,
+    ];
+
+    pub fn from_code(code: u8) -> Option<Input> {
+        Input::ALL.get(usize::from(code)).copied()
+    }
+
+    /// The member's name in protocol.ts's `Input`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Input::ServerVerdict => "ServerVerdict",
+            Input::AttachClient => "AttachClient",
+            Input::DetachClient => "DetachClient",
+            Input::SubmitOperation => "SubmitOperation",
+            Input::CancelOperation => "CancelOperation",
+            Input::SignOut => "SignOut",
+            Input::BackdateFetch => "BackdateFetch",
+        }
+    }
+}
+
 /// The names JavaScript sees are the `as_str` names.
 macro_rules! serialize_as_str {
     ($($name:ty),*) => {$(

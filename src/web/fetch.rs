@@ -1,6 +1,6 @@
 //! Calling the app's `fetchAccessToken({ forceRefreshToken })` and classifying what it gives back.
 
-use js_sys::{Function, Object, Reflect};
+use js_sys::{Function, Object};
 use wasm_bindgen::prelude::*;
 
 use super::bounded::{bounded_string, Bounded, MAX_TOKEN_CHARS};
@@ -13,7 +13,7 @@ use crate::core::{AuthError, ErrorCode, FetchOutcome};
 pub fn call_fetch_access_token(callback: &Function, force_refresh: bool, on_settled: impl FnOnce(FetchOutcome) + 'static) {
     let args = Object::new();
     // Setting a property on a fresh plain object cannot fail.
-    let _ = Reflect::set(&args, &JsValue::from_str("forceRefreshToken"), &JsValue::from_bool(force_refresh));
+    super::json::set_member(&args, "forceRefreshToken", &JsValue::from_bool(force_refresh));
     match callback.call1(&JsValue::NULL, &args) {
         Ok(returned) => when_settled(&returned, move |result| on_settled(result.map_or_else(|_| failed(), classify))),
         Err(_) => on_settled(failed()),

@@ -10,6 +10,7 @@
 use alloc::string::String;
 
 use js_sys::{Array, Object, Reflect, JSON};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde::de::{DeserializeOwned, IntoDeserializer, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use wasm_bindgen::prelude::*;
 
@@ -32,23 +33,128 @@ impl JsonText for BrowserJson {
 
     fn write_peer_message(&self, message: &Outgoing) -> String {
         // Plain strings and integers below 2^53 always serialize and stringify.
-        serde_wasm_bindgen::to_value(message)
+        JSON::stringify(&to_js(message))
             .ok()
-            .and_then(|value| JSON::stringify(&value).ok())
             .map(String::from)
             .unwrap_or_default()
+    }
+}
+
+/// A Rust value as JavaScript sees it (serde-wasm-bindgen; `None` as `null`): outputs, claims,
+/// peer messages.
+pub fn to_js(value: &impl Serialize) -> JsValue {
+    // What crosses is strings, string lists, booleans and integers below 2^53: it always serializes.
+    value.serialize(Objects(&TO_JS)).unwrap_or(JsValue::NULL)
+}
+
+const TO_JS: serde_wasm_bindgen::Serializer = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true);
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Reflect.set` with the key passed as Rust text, for the plain objects built here (outputs,
+    /// claims, a call's arguments), on which it cannot throw: no exception check, no key crossing as
+    /// a value of its own (js-sys' `Reflect::set` does both).
+    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
+    pub fn set_member(target: &JsValue, key: &str, value: &JsValue);
+
+    /// `Reflect.get` likewise, for objects `JSON.parse` made (plain data: no getter can throw).
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
+    fn member(target: &JsValue, key: &str) -> JsValue;
+}
+
+/// serde-wasm-bindgen, except that a struct's fields are set by name with `Reflect.set`: its own
+/// struct writer caches each field name's JavaScript string in a `HashMap` (`static_str_to_js`,
+/// 2.3 KB of code with hashbrown) to save a string copy per field, which a few outputs a minute do
+/// not need. Every other value is serde-wasm-bindgen's.
+struct Objects<'s>(&'s serde_wasm_bindgen::Serializer);
+
+type Inner<'s> = &'s serde_wasm_bindgen::Serializer;
+
+macro_rules! forward {
+    ($($method:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {$(
+        fn $method(self, $($arg: $ty),*) -> Result<$out, serde_wasm_bindgen::Error> {
+            self.0.$method($($arg),*)
+        }
+    )*};
+}
+
+impl<'s> Serializer for Objects<'s> {
+    type Ok = JsValue;
+    type Error = serde_wasm_bindgen::Error;
+    type SerializeSeq = <Inner<'s> as Serializer>::SerializeSeq;
+    type SerializeTuple = <Inner<'s> as Serializer>::SerializeTuple;
+    type SerializeTupleStruct = <Inner<'s> as Serializer>::SerializeTupleStruct;
+    type SerializeTupleVariant = <Inner<'s> as Serializer>::SerializeTupleVariant;
+    type SerializeMap = <Inner<'s> as Serializer>::SerializeMap;
+    type SerializeStruct = ObjectFields<'s>;
+    type SerializeStructVariant = <Inner<'s> as Serializer>::SerializeStructVariant;
+
+    forward! {
+        serialize_bool(v: bool) -> JsValue; serialize_i8(v: i8) -> JsValue; serialize_i16(v: i16) -> JsValue;
+        serialize_i32(v: i32) -> JsValue; serialize_i64(v: i64) -> JsValue; serialize_u8(v: u8) -> JsValue;
+        serialize_u16(v: u16) -> JsValue; serialize_u32(v: u32) -> JsValue; serialize_u64(v: u64) -> JsValue;
+        serialize_f32(v: f32) -> JsValue; serialize_f64(v: f64) -> JsValue; serialize_char(v: char) -> JsValue;
+        serialize_str(v: &str) -> JsValue; serialize_bytes(v: &[u8]) -> JsValue; serialize_none() -> JsValue;
+        serialize_unit() -> JsValue; serialize_unit_struct(name: &'static str) -> JsValue;
+        serialize_seq(len: Option<usize>) -> Self::SerializeSeq;
+        serialize_tuple(len: usize) -> Self::SerializeTuple;
+        serialize_tuple_struct(name: &'static str, len: usize) -> Self::SerializeTupleStruct;
+        serialize_tuple_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Self::SerializeTupleVariant;
+        serialize_map(len: Option<usize>) -> Self::SerializeMap;
+        serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> Self::SerializeStructVariant;
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<JsValue, Self::Error> {
+        value.serialize(self)
+    }
+
+    /// The variant's name as a string, as serde-wasm-bindgen writes it (without its cache).
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<JsValue, Self::Error> {
+        self.0.serialize_str(variant)
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, value: &T) -> Result<JsValue, Self::Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<JsValue, Self::Error> {
+        self.0.serialize_newtype_variant(name, index, variant, value)
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<ObjectFields<'s>, Self::Error> {
+        Ok(ObjectFields { object: Object::new(), inner: self.0 })
+    }
+}
+
+struct ObjectFields<'s> {
+    object: Object,
+    inner: Inner<'s>,
+}
+
+impl SerializeStruct for ObjectFields<'_> {
+    type Ok = JsValue;
+    type Error = serde_wasm_bindgen::Error;
+
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), Self::Error> {
+        let value = value.serialize(Objects(self.inner))?;
+        set_member(&self.object, key, &value);
+        Ok(())
+    }
+
+    fn end(self) -> Result<JsValue, Self::Error> {
+        Ok(self.object.into())
     }
 }
 
 /// The top level must be an object; its members are then read by name (the struct's fields),
 /// so unknown members are never copied into wasm. `JSON.parse` has already refused a repeated
 /// member's first value (it keeps the last), where serde_json refuses the text.
-/// A Rust value as JavaScript sees it (serde-wasm-bindgen; `None` as `null`): outputs, claims.
-pub fn to_js(value: &impl serde::Serialize) -> JsValue {
-    // What crosses is strings, string lists, booleans and integers below 2^53: it always serializes.
-    value.serialize(&serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true)).unwrap_or(JsValue::NULL)
-}
-
 fn read<T: DeserializeOwned>(json: &str) -> Result<T, ObjectError> {
     let value = JSON::parse(json).map_err(|_| ObjectError::Syntax)?;
     if !value.is_object() || Array::is_array(&value) {
@@ -125,7 +231,7 @@ impl<'de> MapAccess<'de> for Fields {
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Dropped> {
         for &field in self.fields.by_ref() {
-            let value = Reflect::get(&self.object, &JsValue::from_str(field)).unwrap_or(JsValue::UNDEFINED);
+            let value = member(&self.object, field);
             if !value.is_undefined() {
                 self.value = Some(value);
                 return seed.deserialize(field.into_deserializer()).map(Some);
