@@ -33,7 +33,7 @@ const FILES = {
   "tests/browser/cross-tab.test.js": { lane: "timed", limit: 240 },
   "tests/browser/peer-grace.test.js": { lane: "timed", limit: 90 },
   "tests/browser/one-app.test.js": { lane: "timed", limit: 240 },
-  "tests/browser/head-start.test.js": { lane: "free", limit: 90 },
+  "tests/browser/head-start.test.js": { lane: "timed", limit: 180 },
   "tests/browser/lifecycle.test.js": { lane: "free", limit: 120 },
   "tests/browser/demo.test.js": { lane: "timed", limit: 90 },
   "tests/browser/demo-convex.test.js": { lane: "timed", limit: 180 },
