@@ -129,18 +129,23 @@ impl Fuzz {
         self.absorb();
     }
 
+    /// Delivers up to `steps` pending deliveries, each picked at random among those pending now.
+    fn deliver_in_random_order(&mut self, steps: usize) {
+        for _ in 0..steps {
+            let pending = self.tabs.pending_work();
+            if pending.is_empty() {
+                break;
+            }
+            let kind = pending[self.rng.index(pending.len())];
+            self.tabs.step_once(Some(kind));
+            self.absorb();
+        }
+    }
+
     /// Delivers everything deliverable now: in the harness's order, or (racy) in random order.
     pub(crate) fn settle(&mut self) {
         if self.p.racy {
-            for _ in 0..100_000 {
-                let pending = self.tabs.pending_work();
-                if pending.is_empty() {
-                    break;
-                }
-                let kind = pending[self.rng.index(pending.len())];
-                self.tabs.step_once(Some(kind));
-                self.absorb();
-            }
+            self.deliver_in_random_order(100_000);
         }
         self.tabs.settle();
         self.absorb();
@@ -188,15 +193,8 @@ impl Fuzz {
         self.log(format!("run partly to +{}", at - T0));
         self.tabs.fire_timers_at(at);
         self.absorb();
-        for _ in 0..self.rng.below(4) {
-            let pending = self.tabs.pending_work();
-            if pending.is_empty() {
-                break;
-            }
-            let kind = pending[self.rng.index(pending.len())];
-            self.tabs.step_once(Some(kind));
-            self.absorb();
-        }
+        let steps = self.rng.below(4) as usize;
+        self.deliver_in_random_order(steps);
     }
 
     pub(crate) fn token_request(&mut self, tab: usize, need: TokenNeed) {
