@@ -149,7 +149,7 @@ function runCommand(name, command, commandArgs, limitS) {
       log(`\n━━━━ ${name}: ${ok ? "passed" : `FAILED (${reason})`} in ${seconds(ms)} ━━━━`);
       process.stdout.write(Buffer.concat(output));
       log(`━━━━ end of ${name} ━━━━\n`);
-      done({ ok, ms, reason });
+      done({ ok, ms, reason, failures: ok ? null : failureExcerpt(Buffer.concat(output).toString()) });
     });
   });
 }
@@ -158,15 +158,17 @@ async function runStep(step) {
   const began = Date.now();
   let ok = true;
   let reason = null;
+  let failures = null;
   for (const [command, ...commandArgs] of STEPS[step]) {
     const outcome = await runCommand(`${step}: ${[command, ...commandArgs].join(" ")}`, command, commandArgs, STEP_LIMITS_S[step]);
     if (!outcome.ok) {
       ok = false;
       reason = outcome.reason;
+      failures = outcome.failures;
       break;
     }
   }
-  results.push({ name: step, ms: Date.now() - began, ok, reason });
+  results.push({ name: step, ms: Date.now() - began, ok, reason, failures });
   if (!ok) failed = true;
   return ok;
 }
@@ -202,7 +204,20 @@ async function drain(workers) {
   );
 }
 
+/**
+ * The spec reporter's closing "failing tests" block (names and errors), so that the last lines of a
+ * run, all a CI log may keep, say what failed and why.
+ */
+function failureExcerpt(text) {
+  const at = text.lastIndexOf("✖ failing tests:");
+  const lines = (at === -1 ? text.split("\n").slice(-40) : text.slice(at).split("\n")).filter((line) => line.trim() && !/\(node:|at node:/.test(line));
+  return lines.slice(0, 60).join("\n");
+}
+
 function printSummary() {
+  const failures = results.filter((result) => !result.ok && result.failures);
+  if (failures.length) log("\n──── what failed ────");
+  for (const { name, failures: excerpt } of failures) log(`${name}:\n${excerpt}\n`);
   log("\n──── test run summary ────");
   for (const { name, ms, ok, reason } of results) {
     log(`${ok ? "  ok  " : " FAIL "} ${seconds(ms).padStart(8)}  ${name}${ok ? "" : `  — ${reason}`}`);
