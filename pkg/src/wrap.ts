@@ -26,7 +26,37 @@ export interface SessionPort {
   onTokenChanged(listener: (generation: number) => void): () => void;
   onStatusChanged(listener: (status: string) => void): () => void;
   status(): string;
+  /**
+   * Whether operations held for signed-out settling would run (`signedOutOperations: "run"`): only
+   * then may a client that orders its token ahead of them have them early (see `orderedToken`).
+   */
+  readonly heldRunWhenSignedOut: boolean;
 }
+
+/**
+ * The token a convex-js client will present ahead of anything sent from now on, or `undefined`
+ * for a client that cannot say. convex-js keeps its token in its local sync state, sends it before
+ * any later query or mutation on the socket (and first again on every reconnect), and a Convex
+ * server that refuses a token closes the socket before reading what follows it (PROTOCOL.md, rule
+ * 5): an operation sent behind it runs with that identity or not at all. `getAuth()` is
+ * ConvexClient's public reader of that state; `getCurrentAuthClaims()` the base client's.
+ */
+function orderedToken(client: object): string | undefined {
+  const convex = client as { getAuth?: () => { token?: unknown } | undefined; getCurrentAuthClaims?: () => { token?: unknown } | undefined };
+  try {
+    const claims = typeof convex.getAuth === "function" ? convex.getAuth() : convex.getCurrentAuthClaims?.();
+    return typeof claims?.token === "string" ? claims.token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How many microtasks convex-js takes from our fetchToken settling to putting the token in its
+ * sync state (its awaits in setConfig/fetchTokenAndGuardAgainstRace; 4 in 1.48). Past this the
+ * release waits for the server's acceptance as for any other client.
+ */
+const ORDER_WAIT_MICROTASKS = 32;
 
 /** Methods returning a promise that the gate may hold. */
 const PROMISE_OPERATIONS = new Set<PropertyKey>(["query", "mutation", "action"]);
@@ -87,6 +117,32 @@ function wrap<C extends ConvexLikeClient>(port: SessionPort, client: C): Wrappin
   /** Counts the client's onChange(true) reports. */
   let confirmations = 0;
   let requestsInFlight = 0;
+  /**
+   * Set once the client holds a token ahead of everything it sends from then on (`orderedToken`):
+   * this wrapping's operations no longer wait for the server's acceptance. Never for a client that
+   * cannot say, nor when held operations are to be rejected on a signed-out settling.
+   */
+  let tokenOrdered = false;
+
+  /** Releases this wrapping's held operations, in call order, once the client holds `token`. */
+  const releaseWhenOrdered = (token: string) => {
+    if (tokenOrdered || !port.heldRunWhenSignedOut) return;
+    let waited = 0;
+    const check = () => {
+      if (unwrapped || tokenOrdered) return;
+      if (orderedToken(client) !== token) {
+        if (++waited < ORDER_WAIT_MICROTASKS) queueMicrotask(check);
+        return;
+      }
+      tokenOrdered = true;
+      for (const [id, operation] of [...held]) {
+        held.delete(id);
+        port.cancelOperation(id);
+        operation.release();
+      }
+    };
+    queueMicrotask(check);
+  };
 
   const fetchToken = async ({ forceRefreshToken }: { forceRefreshToken: boolean }) => {
     // A call from a client already let go (its auth was cleared) learns nothing from the session.
@@ -107,6 +163,7 @@ function wrap<C extends ConvexLikeClient>(port: SessionPort, client: C): Wrappin
       }
       const { token, generation } = await port.requestToken(need, handedGeneration);
       handedGeneration = token === null ? 0 : generation;
+      if (token !== null) releaseWhenOrdered(token);
       return token;
     } catch {
       // Settled as unauthenticated (the reason is on auth.getState().error): the client sees signed out.
@@ -137,8 +194,8 @@ function wrap<C extends ConvexLikeClient>(port: SessionPort, client: C): Wrappin
 
   /** Submits through the gate, remembering what stays held so unwrap can run it. */
   const submit = (operation: Held) => {
-    // The old wrapped client, used after unwrap, is no longer gated.
-    if (unwrapped) return { held: false, id: 0 };
+    // The old wrapped client, used after unwrap, is no longer gated; nor one whose token is ahead.
+    if (unwrapped || tokenOrdered) return { held: false, id: 0 };
     // The port may settle the operation inside submitOperation (a session that already failed).
     let id: number | undefined;
     let settled = false;

@@ -29,10 +29,10 @@ after(async () => {
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 /** A devserver and a page running one client (`mode`: "authlane" or "bare"). */
-async function openApp(t, mode, { lifetime = LIFETIME, leeway = LEEWAY, badFirst = false } = {}) {
+async function openApp(t, mode, { lifetime = LIFETIME, leeway = LEEWAY, badFirst = false, signedOutOperations } = {}) {
   const server = await startDevserver(["--token-lifetime", String(lifetime)]);
   t.after(() => server.stop());
-  const { context, page, pageErrors, started, log } = await startAppPage(browser, `${server.origin}/e2e/index.html`, { mode, leewaySeconds: leeway, badFirst });
+  const { context, page, pageErrors, started, log } = await startAppPage(browser, `${server.origin}/e2e/index.html`, { mode, leewaySeconds: leeway, badFirst, signedOutOperations });
   return {
     server,
     page,
@@ -45,6 +45,13 @@ async function openApp(t, mode, { lifetime = LIFETIME, leeway = LEEWAY, badFirst
       await server.stop();
     },
   };
+}
+
+/** One socket's frames, as `out:Type` / `in:Type`, the query-adding ModifyQuerySet as `out:AddQuery`, an accepting Transition as `in:Accepted`. */
+function framesOf(wire, socket) {
+  return wire
+    .filter((frame) => frame.socket === socket)
+    .map((frame) => `${frame.dir}:${frame.adds > 0 ? "AddQuery" : frame.accepted ? "Accepted" : frame.type}`);
 }
 
 describe("convex ConvexClient + authlane against the devserver", () => {
@@ -80,7 +87,7 @@ describe("convex ConvexClient + authlane against the devserver", () => {
     }
   });
 
-  test("expectAuth holds the query until the server accepted a token (a rejected first token releases nothing)", async (t) => {
+  test("a query released behind a rejected first token never runs: the server closes the socket at the token, and the query's first result is the user's", async (t) => {
     const app = await openApp(t, "authlane", { badFirst: true });
     try {
       await app.firstResult();
@@ -90,6 +97,10 @@ describe("convex ConvexClient + authlane against the devserver", () => {
       assert.equal(stats.authAccepted, 1);
       assert.equal(log.fetches.length, 2, "one forced refresh after the rejection");
       assert.equal(log.fetches[1].force, true);
+      // The fault happened: the query went out right behind the refused token, on the same socket,
+      // and the server closed it there (else this test proves nothing about what follows a refusal).
+      const first = framesOf(log.wire, 1);
+      assert.deepEqual(first.slice(first.indexOf("out:Authenticate")), ["out:Authenticate", "out:AddQuery", "in:AuthError"], first.join(" "));
       assert.deepEqual(log.errors, [], "no query ran unauthenticated");
       assert.equal(log.results[0].viewer, "user_e2e", "the first result is already the signed-in user's");
       assert.ok(!log.authChanges.includes("unauthenticated"), log.authChanges.join(","));
@@ -100,6 +111,31 @@ describe("convex ConvexClient + authlane against the devserver", () => {
       assert.ok(!log.verbose.some((line) => /eyJ[\w-]+\.[\w-]+\./.test(line)), "no verbose line holds a JWT");
     } finally {
       await app.close();
+    }
+  });
+
+  test("expectAuth: the held query goes out right behind the token, one round trip as with convex's own; with signedOutOperations 'reject' only after the acceptance", async (t) => {
+    const apps = { run: await openApp(t, "authlane"), reject: await openApp(t, "authlane", { signedOutOperations: "reject" }) };
+    try {
+      await Promise.all(Object.values(apps).map((app) => app.firstResult()));
+      const frames = {};
+      for (const [mode, app] of Object.entries(apps)) {
+        const log = await app.log();
+        assert.deepEqual(log.errors, []);
+        assert.equal(log.results[0].viewer, "user_e2e");
+        frames[mode] = framesOf(log.wire, 1);
+        console.log(`# signedOutOperations ${mode}: the first socket's frames ${frames[mode].join(" ")}`);
+        // Never ahead of the token, whichever the policy.
+        assert.ok(frames[mode].indexOf("out:AddQuery") > frames[mode].indexOf("out:Authenticate"), frames[mode].join(" "));
+      }
+      // "run": the query is sent before anything comes back for the token.
+      const afterToken = frames.run.slice(frames.run.indexOf("out:Authenticate") + 1);
+      assert.equal(afterToken.find((frame) => frame.startsWith("in:")) !== undefined, true, frames.run.join(" "));
+      assert.ok(afterToken.indexOf("out:AddQuery") < afterToken.findIndex((frame) => frame.startsWith("in:")), `sent behind the token: ${frames.run.join(" ")}`);
+      // "reject": a refusal must be able to reject it, so it waits for the server's yes.
+      assert.ok(frames.reject.indexOf("out:AddQuery") > frames.reject.indexOf("in:Accepted"), `held until accepted: ${frames.reject.join(" ")}`);
+    } finally {
+      await Promise.all(Object.values(apps).map((app) => app.close()));
     }
   });
 

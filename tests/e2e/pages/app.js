@@ -8,8 +8,34 @@ import { anyApi } from "convex/server";
 import { createAuth } from "authlane";
 import { explainRefusals } from "authlane/diagnostics";
 
-const log = { fetches: [], results: [], errors: [], authChanges: [], fetchFailures: [], verbose: [] };
+const log = { fetches: [], results: [], errors: [], authChanges: [], fetchFailures: [], verbose: [], wire: [] };
 window.log = log;
+
+let sockets = 0;
+/**
+ * The client's websocket, recording each frame's type in order (`log.wire`): which socket, which
+ * way, and for the client's ModifyQuerySet how many queries it adds, for the server's Transition
+ * whether it accepted a token (identity moved).
+ */
+class RecordingWebSocket extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    const socket = ++sockets;
+    this.socket = socket;
+    this.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data);
+      const accepted = message.type === "Transition" && message.endVersion.identity > message.startVersion.identity;
+      log.wire.push({ socket, dir: "in", type: message.type, accepted });
+    });
+  }
+
+  send(data) {
+    const message = JSON.parse(data);
+    const adds = message.type === "ModifyQuerySet" ? message.modifications.filter((change) => change.type === "Add").length : 0;
+    log.wire.push({ socket: this.socket, dir: "out", type: message.type, adds });
+    super.send(data);
+  }
+}
 
 const tail = (token) => (typeof token === "string" ? `…${token.slice(-6)}` : String(token));
 
@@ -49,7 +75,7 @@ function refreshTokenProvider({ tokenEndpoint, refreshToken, clientId, pickToken
   };
 }
 
-window.startApp = async ({ mode, leewaySeconds, subject = "user_e2e", badFirst = false, issuer }) => {
+window.startApp = async ({ mode, leewaySeconds, subject = "user_e2e", badFirst = false, issuer, signedOutOperations }) => {
   let tokenEndpoint = "/oauth/token";
   let refreshToken;
   if (issuer) {
@@ -61,11 +87,11 @@ window.startApp = async ({ mode, leewaySeconds, subject = "user_e2e", badFirst =
   const fetchAccessToken = refreshTokenProvider({
     tokenEndpoint, refreshToken, clientId: issuer?.clientId, pickToken: issuer?.pickToken, badFirst, storageKey: issuer?.storageKey,
   });
-  const options = { authRefreshTokenLeewaySeconds: leewaySeconds, unsavedChangesWarning: false };
+  const options = { authRefreshTokenLeewaySeconds: leewaySeconds, unsavedChangesWarning: false, webSocketConstructor: RecordingWebSocket };
   let client;
   if (mode === "authlane") {
     const auth = createAuth({
-      fetchAccessToken, expectAuth: true, refreshLeewaySeconds: leewaySeconds, crossTab: false,
+      fetchAccessToken, expectAuth: true, refreshLeewaySeconds: leewaySeconds, crossTab: false, signedOutOperations,
       // The devserver's embedded issuer, as its auth config would list it: refused tokens are explained.
       verbose: (line) => log.verbose.push(line),
       diagnostics: explainRefusals([{ domain: location.origin, applicationID: "convex" }]),
