@@ -21,5 +21,12 @@ export async function signedInContext(t, browser, { webLocks = true, ...issuerOp
     localStorage.setItem("test-sdk:refresh-token", answer.refresh_token);
   });
   await signIn.close();
+  // localStorage reaches the browser process asynchronously: on a loaded machine a tab opened at
+  // once could still read no refresh token (its callback answers null: signed out). Wait until a
+  // page opened now sees it.
+  const check = await context.newPage();
+  await check.goto(`${server.origin}/tests/browser/pages/blank.html`);
+  await check.waitForFunction(() => localStorage.getItem("test-sdk:refresh-token") !== null, null, { timeout: 10_000 });
+  await check.close();
   return { issuer, server, context };
 }
