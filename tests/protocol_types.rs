@@ -185,3 +185,23 @@ fn option_defaults_match_the_core() {
     let signed_out = if defaults.reject_held_when_signed_out { "reject" } else { "run" };
     assert!(options.contains(&format!("signedOutOperations: \"{signed_out}\",")));
 }
+
+/// The head start (pkg/src/head-start.ts) acts before the driver exists, under the driver's own
+/// names: the same lock, the same channel, the same backoff slot. Renaming one side alone would let
+/// an early fetch run beside a session's fetch, or miss the app's recorded failure.
+#[test]
+fn the_head_start_uses_the_drivers_lock_channel_and_backoff_names() {
+    let read = |path: &str| std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).expect(path);
+    let head_start = read("pkg/src/head-start.ts");
+    let locks = read("src/web/locks.js");
+    let channel = read("src/web/channel.js");
+    assert!(locks.contains("this.name = `authlane:${name}`;"), "locks.js names the refresh lock authlane:<name>");
+    assert!(head_start.contains("const lockName = `authlane:${name}`;"), "head-start.ts asks for the same lock");
+    assert!(channel.contains("new BroadcastChannel(`authlane:${name}`)"), "channel.js opens authlane:<name>");
+    assert!(head_start.contains("const channelName = `authlane:${name}`;"), "head-start.ts listens on the same channel");
+    assert!(locks.contains("`${this.name}:present`"), "locks.js holds the presence lock");
+    assert!(head_start.contains("`${lockName}:present`"), "head-start.ts looks for the same presence lock");
+    assert!(channel.contains("`authlane:${slot}:${this.name}`"), "channel.js stores slots as authlane:<slot>:<name>");
+    let backoff = authlane::core::session::Slot::Backoff.as_str();
+    assert!(head_start.contains(&format!("`authlane:{backoff}:${{name}}`")), "head-start.ts reads the backoff slot");
+}
