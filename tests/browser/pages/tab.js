@@ -10,14 +10,16 @@ const REFRESH_TOKEN_KEY = "test-sdk:refresh-token";
 
 // fetchesStarted: { at, detail } per fetch_started trace (detail: "proactive,forced", "startup", …);
 // lastStatusAt: when the status last changed; maxTickGap: the longest this page's timers stood still
-// (a 100 ms interval: a frozen page shows the freeze here).
+// (a 100 ms interval: a frozen page shows the freeze here); tickGaps: { from, to } of each stand
+// still longer than 250 ms.
 // timeline: { kind, at } per trace.
-const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [], traces: [], timeline: [], fetchesStarted: [], lastStatusAt: 0, maxTickGap: 0 };
+const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [], traces: [], timeline: [], fetchesStarted: [], lastStatusAt: 0, maxTickGap: 0, tickGaps: [] };
 window.stats = stats;
 let lastTick = Date.now();
 setInterval(() => {
   const now = Date.now();
   stats.maxTickGap = Math.max(stats.maxTickGap, now - lastTick);
+  if (now - lastTick > 250) stats.tickGaps.push({ from: lastTick, to: now });
   lastTick = now;
 }, 100);
 
