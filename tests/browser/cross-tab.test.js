@@ -58,10 +58,10 @@ async function openTabs(t, count, { webLocks = true, crossTab = true, reuseWindo
 /** Lets the tabs live for `ms` of real time (a soak window, not a synchronisation point). */
 const soak = (ms) => new Promise((done) => setTimeout(done, ms));
 
-/** Waits for a condition on this process's own state (the issuer's counters). */
+/** Waits for a condition on this process's own state (the issuer's counters); `what` may be a function, read on timeout. */
 async function waitUntil(check, what, timeoutMs = 10_000) {
   for (const deadline = Date.now() + timeoutMs; !check(); await soak(10)) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    assert.ok(Date.now() < deadline, `timed out waiting for ${typeof what === "function" ? what() : what}`);
   }
 }
 
@@ -129,7 +129,7 @@ for (const webLocks of [true, false]) {
       const eightRefreshes = eight.issuer.stats.refreshes - from[1];
       // Every tab's client catches up with the newest token (no tab is left behind on an old one).
       const newest = Math.max(...(await eight.stats()).map((tab) => tab.lastExp));
-      await Promise.all(eight.pages.map((page) => page.waitForFunction((exp) => window.stats.lastExp >= exp, newest, { timeout: 10_000 })));
+      await Promise.all(eight.pages.map((page) => page.waitForFunction((exp) => window.stats.lastExp >= exp, newest, { timeout: 30_000 })));
       const [oneStats, stats] = [await one.stats(), await eight.stats()];
       const [oneSpacing, spacing] = [refreshSpacing(oneStats), refreshSpacing(stats)];
       console.log(`# ${path}: token endpoint refreshes over the same ${SOAK_SECONDS} s of ${LIFETIME_SECONDS} s tokens: 1 tab ${oneRefreshes}, 8 tabs ${eightRefreshes} ` +
@@ -265,10 +265,14 @@ for (const webLocks of [true, false]) {
     });
 
     test("sign-out in one tab reaches all 8 tabs, and nobody refreshes after", LIMIT, async (t) => {
-      const tabs = await openTabs(t, 8, { webLocks });
+      // The lease's known double grant (see eightTabs above) presents a spent refresh token; seen
+      // in the 8 tabs' startup, where it revoked the session before the test began: every refresh
+      // after was refused ("timed out waiting for a refresh"). This test is about the sign-out, so
+      // on that path the issuer tolerates a reuse within 10 s, as convex-auth does (counted, printed).
+      const tabs = await openTabs(t, 8, { webLocks, reuseWindowMs: webLocks ? 0 : 10_000 });
       // A refresh round first: all eight tabs want one at once; one fetches.
       const refreshed = tabs.issuer.stats.refreshes;
-      await waitUntil(() => tabs.issuer.stats.refreshes > refreshed, "a refresh", 30_000);
+      await waitUntil(() => tabs.issuer.stats.refreshes > refreshed, () => `a refresh (issuer: ${JSON.stringify(tabs.issuer.stats)})`, 30_000);
       const signedOutAt = await tabs.pages[0].evaluate(async () => {
         const at = Date.now();
         await window.auth.signOut();
@@ -278,15 +282,20 @@ for (const webLocks of [true, false]) {
       const stats = await tabs.stats();
       const latest = Math.max(...stats.map((tab) => tab.lastStatusAt)) - signedOutAt;
       console.log(`# ${path}: sign-out reached the last of 8 tabs ${latest} ms after it was called`);
-      const refreshes = tabs.issuer.stats.refreshes;
+      // A token lifetime later, nobody has started a fetch since it heard of the sign-out, and the
+      // issuer saw no request but the tabs' fetches. (Not "the issuer's count stands still from
+      // here": a fetch a tab started before the news, e.g. after a hand-over that overtook the
+      // broadcast, may land at the issuer later on a loaded machine, and that is by design.)
       await soak(LIFETIME_SECONDS * 1000);
-      assert.equal(tabs.issuer.stats.refreshes, refreshes, "no refresh after the sign-out");
+      const after = await tabs.stats();
+      const late = after.flatMap((tab, index) => tab.fetchesStarted.filter((start) => start.at > tab.lastStatusAt).map((start) => `tab ${index}: ${start.detail} ${start.at - tab.lastStatusAt} ms after its sign-out`));
+      assert.deepEqual(late, [], "no refresh after the sign-out");
+      const fetches = after.reduce((sum, tab) => sum + tab.fetchCalls, 0);
+      assert.equal(tabs.issuer.stats.tokenRequests, fetches, "every token request came from a tab's fetch before its sign-out");
+      console.log(`# ${path}: ${fetches} fetches in all; the issuer: ${tabs.issuer.stats.refreshes} refreshes, ${tabs.issuer.stats.toleratedReuses} spent refresh tokens presented again`);
       assert.equal(tabs.issuer.stats.maxInFlight, 1, "never more than one token fetch in flight across tabs");
-      // The lease's known bug (see eightTabs above) can strike in the refresh round before the
-      // sign-out (seen once: reuse detection 1, never two in flight): printed there, asserted with Web Locks.
-      if (webLocks) assert.equal(tabs.issuer.stats.reuseDetections, 0, "no refresh token presented twice");
-      else console.log(`# ${path}: reuse detections before the sign-out ${tabs.issuer.stats.reuseDetections} (the lease can grant two tabs at once)`);
-      for (const tab of stats) assert.deepEqual(tab.statuses, ["authenticated", "unauthenticated"]);
+      assert.equal(tabs.issuer.stats.reuseDetections, 0, "no refresh token presented twice (outside the lease path's tolerance)");
+      for (const tab of after) assert.deepEqual(tab.statuses, ["authenticated", "unauthenticated"]);
     });
   });
 }
