@@ -79,9 +79,9 @@ async function fetchingTab(tabs) {
  * (timers never fire early, and tabs share the machine's clock); after an unforced startup fetch,
  * up to 1 s earlier (its iat is whole seconds: the token may be up to 1 s older than it looks).
  *
- * One sooner refresh is by design, not a violation: a hand-over that overtook the broadcast. The
- * holder broadcasts its token and then releases the lock, but the lock grant and the message reach
- * the next tab on separate channels, and its 50 ms peer grace is a bet on the message's speed: a
+ * One sooner refresh is by design, not a violation: a lock grant that overtook the broadcast. The
+ * holder broadcasts its token and then releases the lock, but the grant and the message reach the
+ * next tab on separate channels, and its 50 ms peer grace is a bet on the message's speed: a
  * loaded machine can lose it (seen: the next tab fetched 66 ms after the holder started, one after
  * the other, no reuse). That is excused only with the evidence: another tab fetched, and between
  * that fetch's start and its own the fetching tab was granted the lock and heard of no token at all
@@ -112,7 +112,7 @@ function refreshSpacing(stats) {
 
 for (const webLocks of [true, false]) {
   const path = webLocks ? "Web Locks" : "localStorage lease";
-  // The lease has no compare-and-swap: it writes, waits LEASE_SETTLE_MS (20 ms) and reads back.
+  // The lease has no compare-and-swap: it writes, waits LEASE_SETTLE_MS (120 ms, after up to 60 ms of jitter) and reads back.
   // On a loaded machine localStorage reaches other tabs' processes later than that, so two tabs can
   // both win, and the second presents a refresh token the first already rotated (seen: reuse
   // detection 1, two refreshes 100 ms apart). A known bug of the fallback, reported, not hidden.
@@ -135,7 +135,7 @@ for (const webLocks of [true, false]) {
       console.log(`# ${path}: token endpoint refreshes over the same ${SOAK_SECONDS} s of ${LIFETIME_SECONDS} s tokens: 1 tab ${oneRefreshes}, 8 tabs ${eightRefreshes} ` +
         `(ratio ${(eightRefreshes / oneRefreshes).toFixed(2)}); most fetches in flight at once: 1 tab ${one.issuer.stats.maxInFlight}, 8 tabs ${eight.issuer.stats.maxInFlight}; ` +
         `closest refreshes ${oneSpacing.closest} ms / ${spacing.closest} ms apart (schedule ${SCHEDULE_MS} ms); reuse detections ${eight.issuer.stats.reuseDetections}; ` +
-        `hand-overs that overtook the broadcast (a fetch the grace did not save): ${spacing.overtaken.length}${spacing.overtaken.map((what) => `\n#   ${what}`).join("")}`);
+        `lock grants that overtook the broadcast (a fetch the 50 ms grace did not save): ${spacing.overtaken.length}${spacing.overtaken.map((what) => `\n#   ${what}`).join("")}`);
 
       for (const [label, tabs, tabStats, tabSpacing] of [["1 tab", one, oneStats, oneSpacing], ["8 tabs", eight, stats, spacing]]) {
         assert.equal(tabs.issuer.stats.reuseDetections, 0, `${label}: no refresh token presented twice`);
