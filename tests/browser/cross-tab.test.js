@@ -147,7 +147,7 @@ for (const webLocks of [true, false]) {
         assert.deepEqual(tabSpacing.violations, [], `${label}: a refresh came sooner than the schedule allows`);
         for (const tab of tabStats) {
           assert.equal(tab.status, "authenticated");
-          assert.equal(tab.expiredSent, 0, `${label}: a tab sent an expired token to its client`);
+          assert.equal(tab.expiredSent, 0, `${label}: a tab sent an expired token to its client: ${JSON.stringify(tab.expiredSends)}`);
           assert.deepEqual(tab.statuses, ["authenticated"], `${label}: a tab flashed`);
         }
         assert.deepEqual(tabs.errors, []);

@@ -13,8 +13,8 @@ const REFRESH_TOKEN_KEY = "test-sdk:refresh-token";
 // lastStatusAt: when the status last changed; maxTickGap: the longest this page's timers stood still
 // (a 100 ms interval: a frozen page shows the freeze here); tickGaps: { from, to } of each stand
 // still longer than 250 ms.
-// timeline: { kind, at } per trace.
-const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, lastExp: 0, statuses: [], traces: [], timeline: [], fetchesStarted: [], lastStatusAt: 0, maxTickGap: 0, tickGaps: [] };
+// timeline: { kind, at } per trace; expiredSends: how late each expired token handed to the client was.
+const stats = { fetchCalls: 0, inFlight: 0, authenticates: 0, expiredSent: 0, expiredSends: [], lastExp: 0, statuses: [], traces: [], timeline: [], fetchesStarted: [], lastStatusAt: 0, maxTickGap: 0, tickGaps: [] };
 window.stats = stats;
 
 // A trace's `at` is read when onTrace gets it, after the session read the clock for the input that
@@ -85,7 +85,11 @@ client.authenticate = (token) => {
   stats.authenticates++;
   const exp = expiryOf(token);
   stats.lastExp = exp;
-  if (exp <= Date.now()) stats.expiredSent++;
+  if (exp <= Date.now()) {
+    // How late, and whether this page had just stood still (a starved renderer), for the report.
+    stats.expiredSent++;
+    stats.expiredSends.push({ lateMs: Date.now() - exp, sinceTickMs: Date.now() - lastTick, lastTraces: stats.timeline.slice(-4).map((event) => `${event.kind}@${event.at - exp}`) });
+  }
   authenticate(token);
   queueMicrotask(() => client.accept());
 };
