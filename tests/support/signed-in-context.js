@@ -8,9 +8,17 @@ import { createTokenIssuer } from "./token-issuer.js";
 export async function signedInContext(t, browser, { webLocks = true, ...issuerOptions } = {}) {
   const issuer = createTokenIssuer(issuerOptions);
   const server = await startStaticServer(["pkg", "tests/browser/pages", "tests/support"], { api: issuer.handle });
-  t.after(() => server.close());
-  const context = await browser.newContext();
-  t.after(() => context.close());
+  const context = await browser.newContext().catch(async (error) => {
+    await server.close();
+    throw error;
+  });
+  // The context first: server.close() waits for every open connection, and tabs that keep
+  // refreshing keep a keep-alive connection busy for as long as they live (seen once under load:
+  // a test that had printed its figures never finished, until the file's time limit).
+  t.after(async () => {
+    await context.close();
+    await server.close();
+  });
   if (!webLocks) {
     await context.addInitScript(() => Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined }));
   }

@@ -5,6 +5,8 @@
 // Node only (the HTTP part); the tokens come from the shared minting core in fake-issuer.js.
 // `tokenRequests`, `inFlight` and `maxInFlight` count /token requests (received, being answered,
 // most answered at once); `freshTokenOnReuse` makes a tolerated reuse sign a new access token.
+// `config.hold`: a request that arrives while it is on stays out (after its delay) until the test
+// calls `releaseHeld()` — a fault that lasts exactly as long as the test needs it, at any speed.
 
 import { mintJwt } from "./fake-issuer.js";
 
@@ -24,12 +26,14 @@ function send(response, status, body) {
 }
 
 export function createTokenIssuer({ lifetimeSeconds = 20, reuseWindowMs = 0, freshTokenOnReuse = false } = {}) {
-  const config = { lifetimeSeconds, reuseWindowMs, freshTokenOnReuse, delayMs: 0, fail: false };
+  const config = { lifetimeSeconds, reuseWindowMs, freshTokenOnReuse, delayMs: 0, fail: false, hold: false };
   const stats = { signIns: 0, refreshes: 0, reuseDetections: 0, toleratedReuses: 0, rejected: 0, tokenRequests: 0, inFlight: 0, maxInFlight: 0 };
   /** refresh token → { family, usedAt, next } */
   const refreshTokens = new Map();
   const revokedFamilies = new Set();
   let serial = 0;
+  let releaseHeld;
+  let held = new Promise((resolve) => (releaseHeld = resolve));
 
   const issue = (family) => {
     const refreshToken = `rt_${family}_${++serial}_${Math.random().toString(36).slice(2)}`;
@@ -64,6 +68,11 @@ export function createTokenIssuer({ lifetimeSeconds = 20, reuseWindowMs = 0, fre
   return {
     stats,
     config,
+    /** Lets every request held so far go on (later arrivals wait only if `config.hold` is on then). */
+    releaseHeld() {
+      releaseHeld();
+      held = new Promise((resolve) => (releaseHeld = resolve));
+    },
     /** Handles /signin, /token, /stats, /config; returns false for anything else. */
     async handle(request, response) {
       const path = new URL(request.url, "http://localhost").pathname;
@@ -79,6 +88,7 @@ export function createTokenIssuer({ lifetimeSeconds = 20, reuseWindowMs = 0, fre
       if (path !== "/signin" && path !== "/token") return false;
       // The delay is the one configured when the request arrives (a test may change it meanwhile).
       const delayMs = config.delayMs;
+      const gate = config.hold ? held : null;
       if (path === "/token") {
         stats.tokenRequests++;
         stats.maxInFlight = Math.max(stats.maxInFlight, ++stats.inFlight);
@@ -86,6 +96,7 @@ export function createTokenIssuer({ lifetimeSeconds = 20, reuseWindowMs = 0, fre
       try {
         const body = await readJson(request);
         if (delayMs > 0) await new Promise((done) => setTimeout(done, delayMs));
+        if (gate) await gate;
         if (config.fail) {
           send(response, 503, { error: "unavailable" });
         } else if (path === "/signin") {
