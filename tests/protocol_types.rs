@@ -196,9 +196,10 @@ fn the_head_start_uses_the_drivers_lock_channel_and_backoff_names() {
     let locks = read("src/web/locks.js");
     let channel = read("src/web/channel.js");
     assert!(locks.contains("this.name = `authlane:${name}`;"), "locks.js names the refresh lock authlane:<name>");
-    assert!(head_start.contains("const lockName = `authlane:${name}`;"), "head-start.ts asks for the same lock");
     assert!(channel.contains("new BroadcastChannel(`authlane:${name}`)"), "channel.js opens authlane:<name>");
-    assert!(head_start.contains("const channelName = `authlane:${name}`;"), "head-start.ts listens on the same channel");
+    assert!(head_start.contains("const channelAndLockName = `authlane:${name}`;"), "head-start.ts names both the same");
+    assert!(head_start.contains("new BroadcastChannel(channelAndLockName)"), "head-start.ts listens on the app's channel");
+    assert!(head_start.contains(".request(channelAndLockName, { ifAvailable: true }"), "head-start.ts asks for the app's lock");
     assert!(locks.contains("`${this.name}:present`"), "locks.js holds the presence lock");
     assert!(head_start.contains("`${lockName}:present`"), "head-start.ts looks for the same presence lock");
     assert!(channel.contains("`authlane:${slot}:${this.name}`"), "channel.js stores slots as authlane:<slot>:<name>");

@@ -491,7 +491,7 @@ export function createAuth(options: AuthOptions): Auth {
       return () => statusListeners.delete(listener);
     },
     status: () => snapshot.status,
-    heldRunWhenSignedOut: resolved.signedOutOperations === "run",
+    signedOutRuns: resolved.signedOutOperations === "run",
   };
 
   const auth: Auth = {

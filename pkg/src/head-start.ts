@@ -65,12 +65,11 @@ export function startHead(
   fetchAccessToken: FetchAccessToken,
 ): HeadStart | null {
   if (!inMemory || !webPlatformHasIt()) return null;
-  // The names channel.js and locks.js use for this app.
-  const channelName = `authlane:${name}`;
-  const lockName = `authlane:${name}`;
+  // The name channel.js gives this app's channel and locks.js its refresh lock: one string.
+  const channelAndLockName = `authlane:${name}`;
 
   const messages: string[] = [];
-  let channel: BroadcastChannel | null = new BroadcastChannel(channelName);
+  let channel: BroadcastChannel | null = new BroadcastChannel(channelAndLockName);
   channel.onmessage = (event: MessageEvent) => {
     messages.push(typeof event.data === "string" ? event.data : "");
     if (messages.length > MAX_EARLY_MESSAGES) messages.shift();
@@ -103,10 +102,10 @@ export function startHead(
   // Asked beside the lock rather than after it (one round trip to the browser less): a session
   // that starts after this query cannot answer with a token either, since it could only fetch one
   // under the lock this tab is asking for.
-  const alone = noSessionRunning(lockName);
+  const alone = noSessionRunning(channelAndLockName);
   const grant = new Promise<EarlyGrant | null>((resolve) => {
     navigator.locks
-      .request(lockName, { ifAvailable: true }, async (lock) => {
+      .request(channelAndLockName, { ifAvailable: true }, async (lock) => {
         // `given` is read after the wait: the session may have ended or started meanwhile.
         // A failure recorded by the app's tabs (channel.js's backoff slot) means the core decides
         // when to call again, never this early fetch.

@@ -52,7 +52,8 @@ export function createLogger(
   onTrace: ((event: TraceEvent) => void) | undefined,
   report: ThrowReporter,
 ): Logger {
-  const sink = typeof verbose === "function" ? verbose : verbose ? (line: string) => console.debug(line) : null;
+  // console's methods need no `this` (a namespace, by the Console standard).
+  const sink = typeof verbose === "function" ? verbose : verbose ? console.debug : null;
   const line = (text: string) => {
     if (!sink) return;
     try {

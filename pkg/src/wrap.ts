@@ -28,35 +28,27 @@ export interface SessionPort {
   status(): string;
   /**
    * Whether operations held for signed-out settling would run (`signedOutOperations: "run"`): only
-   * then may a client that orders its token ahead of them have them early (see `orderedToken`).
+   * then may a client that orders its token ahead of them have them early (`orderedToken`).
    */
-  readonly heldRunWhenSignedOut: boolean;
+  readonly signedOutRuns: boolean;
 }
 
 /**
- * The token a convex-js client will present ahead of anything sent from now on, or `undefined`
- * for a client that cannot say. convex-js keeps its token in its local sync state, sends it before
- * any later query or mutation on the socket (and first again on every reconnect), and a Convex
- * server that refuses a token closes the socket before reading what follows it (PROTOCOL.md, rule
- * 5): an operation sent behind it runs with that identity or not at all. `getAuth()` is
- * ConvexClient's public reader of that state; `getCurrentAuthClaims()` the base client's.
+ * The token a convex-js `ConvexClient` will present ahead of anything sent from now on, or
+ * `undefined` for a client that cannot say. convex-js keeps its token in its local sync state,
+ * sends it before any later query or mutation on the socket (and first again on every reconnect),
+ * and a Convex server that refuses a token closes the socket before reading what follows it
+ * (PROTOCOL.md, rule 5): an operation sent behind it runs with that identity or not at all.
+ * `getAuth()` is ConvexClient's public reader of that state.
  */
-function orderedToken(client: object): string | undefined {
-  const convex = client as { getAuth?: () => { token?: unknown } | undefined; getCurrentAuthClaims?: () => { token?: unknown } | undefined };
+function orderedToken(client: object): unknown {
   try {
-    const claims = typeof convex.getAuth === "function" ? convex.getAuth() : convex.getCurrentAuthClaims?.();
-    return typeof claims?.token === "string" ? claims.token : undefined;
+    return (client as { getAuth?: () => { token?: unknown } | undefined }).getAuth?.()?.token;
   } catch {
-    return undefined;
+    // A client whose reader throws cannot say: its operations wait for the acceptance.
   }
 }
 
-/**
- * How many microtasks convex-js takes from our fetchToken settling to putting the token in its
- * sync state (its awaits in setConfig/fetchTokenAndGuardAgainstRace; 4 in 1.48). Past this the
- * release waits for the server's acceptance as for any other client.
- */
-const ORDER_WAIT_MICROTASKS = 32;
 
 /** Methods returning a promise that the gate may hold. */
 const PROMISE_OPERATIONS = new Set<PropertyKey>(["query", "mutation", "action"]);
@@ -124,24 +116,33 @@ function wrap<C extends ConvexLikeClient>(port: SessionPort, client: C): Wrappin
    */
   let tokenOrdered = false;
 
-  /** Releases this wrapping's held operations, in call order, once the client holds `token`. */
-  const releaseWhenOrdered = (token: string) => {
-    if (tokenOrdered || !port.heldRunWhenSignedOut) return;
+  /** Runs what the gate still holds for this wrapping now, in call order. */
+  const releaseHeld = () => {
+    for (const [id, operation] of [...held]) {
+      held.delete(id);
+      port.cancelOperation(id);
+      operation.release();
+    }
+  };
+
+  /**
+   * Releases this wrapping's held operations once the client holds `token` (`orderedToken`); a
+   * `null` (signed out) is never what a client holds, so it releases nothing.
+   */
+  const releaseWhenOrdered = (token: string | null) => {
     let waited = 0;
     const check = () => {
       if (unwrapped || tokenOrdered) return;
       if (orderedToken(client) !== token) {
-        if (++waited < ORDER_WAIT_MICROTASKS) queueMicrotask(check);
+        // convex-js puts the token in its sync state 4 microtasks after our fetcher settles (1.48:
+        // its awaits in setConfig); past 32 the operations wait for the acceptance instead.
+        if (++waited < 32) queueMicrotask(check);
         return;
       }
       tokenOrdered = true;
-      for (const [id, operation] of [...held]) {
-        held.delete(id);
-        port.cancelOperation(id);
-        operation.release();
-      }
+      releaseHeld();
     };
-    queueMicrotask(check);
+    if (port.signedOutRuns) queueMicrotask(check);
   };
 
   const fetchToken = async ({ forceRefreshToken }: { forceRefreshToken: boolean }) => {
@@ -163,7 +164,7 @@ function wrap<C extends ConvexLikeClient>(port: SessionPort, client: C): Wrappin
       }
       const { token, generation } = await port.requestToken(need, handedGeneration);
       handedGeneration = token === null ? 0 : generation;
-      if (token !== null) releaseWhenOrdered(token);
+      releaseWhenOrdered(token);
       return token;
     } catch {
       // Settled as unauthenticated (the reason is on auth.getState().error): the client sees signed out.
@@ -196,18 +197,21 @@ function wrap<C extends ConvexLikeClient>(port: SessionPort, client: C): Wrappin
   const submit = (operation: Held) => {
     // The old wrapped client, used after unwrap, is no longer gated; nor one whose token is ahead.
     if (unwrapped || tokenOrdered) return { held: false, id: 0 };
-    // The port may settle the operation inside submitOperation (a session that already failed).
-    let id: number | undefined;
+    // The port may settle the operation inside submitOperation (a session that already failed),
+    // before its id is known: 0 then, which no operation has (ids count from 1).
+    let id = 0;
     let settled = false;
+    const settle = () => {
+      settled = true;
+      held.delete(id);
+    };
     const submitted = port.submitOperation({
       release() {
-        settled = true;
-        if (id !== undefined) held.delete(id);
+        settle();
         operation.release();
       },
       reject(error) {
-        settled = true;
-        if (id !== undefined) held.delete(id);
+        settle();
         operation.reject(error);
       },
     });
@@ -237,12 +241,8 @@ function wrap<C extends ConvexLikeClient>(port: SessionPort, client: C): Wrappin
     stopStatusChanges();
     port.detachClient();
     client.clearAuth();
-    // The app took the client back: what the gate still holds for it runs now, in call order.
-    for (const [id, operation] of [...held]) {
-      held.delete(id);
-      port.cancelOperation(id);
-      operation.release();
-    }
+    // The app took the client back: what the gate still holds for it runs now.
+    releaseHeld();
   };
   return { client, proxy, unwrap };
 }
@@ -279,7 +279,7 @@ function gateSubscription(submit: Submit, port: SessionPort, run: () => unknown,
       // convex-js's onUpdate(query, args, callback, onError): report through onError when given.
       const onError = args.slice(3).find((arg) => typeof arg === "function") as ((e: Error) => void) | undefined;
       if (onError) onError(error);
-      else console.warn(`[authlane] a held subscription was rejected: ${error.code}`);
+      else console.warn(`[authlane] held subscription rejected: ${error.code}`);
     },
   });
   if (!held) return run();
