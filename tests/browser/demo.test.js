@@ -59,7 +59,11 @@ test("the demo explains tokens: this tab's matches the demo auth config; a wrong
   await page.close();
 });
 
-test("two demo tabs share one session: the second fetches nothing, and sign-out reaches both", async () => {
+// The second tab takes the first one's token when the first tab's answer comes within the 50 ms
+// peer grace; on a starved machine it can come later, and the second tab then fetches once, after
+// the first (seen in a fresh-clone run with both cores busy). The exact count is the virtual
+// clock's (tests/core_peer_grace.rs); here the count is printed and bounded.
+test("two demo tabs share one session: the second fetches at most once, and sign-out reaches both", async () => {
   const context = await browser.newContext();
   const first = await context.newPage();
   await first.goto(`${server.origin}/www/`);
@@ -67,8 +71,10 @@ test("two demo tabs share one session: the second fetches nothing, and sign-out 
   const second = await context.newPage();
   await second.goto(`${server.origin}/www/`);
   await second.waitForFunction(() => document.getElementById("status").textContent === "authenticated");
-  assert.equal(await second.textContent("#calls"), "0", "the second tab took the first tab's token");
+  const calls = Number(await second.textContent("#calls"));
+  console.log(`# demo: the second tab made ${calls} token call(s) at startup (0: it took the first tab's token)`);
+  assert.ok(calls <= 1, `the second tab shares the first tab's session: ${calls} calls`);
   await first.click("#sign-out");
-  await second.waitForFunction(() => document.getElementById("status").textContent === "unauthenticated", null, { timeout: 1_000 });
+  await second.waitForFunction(() => document.getElementById("status").textContent === "unauthenticated", null, { timeout: 10_000 });
   await context.close();
 });

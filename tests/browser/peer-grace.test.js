@@ -79,7 +79,17 @@ test("Web Locks: a tab opened next to a signed-in one waits the grace and takes 
   const refreshes = issuer.stats.refreshes;
   const [late] = await open(1);
   console.log(`# a tab next to a signed-in one: ${late.fetchCalls} fetches, traces ${late.traces.filter((k) => k.startsWith("lock") || k.startsWith("fetch") || k.startsWith("peer")).join(" ")}`);
-  assert.equal(late.fetchCalls, 0, "it took its peer's token");
-  assert.equal(issuer.stats.refreshes, refreshes);
+  // It takes the token when its peer's answer beats the grace, as it does on any idle machine; a
+  // starved one can deliver the answer later (seen once in the demo's same scenario), and then the
+  // tab fetches once, having waited the grace. The exact outcome is the virtual clock's
+  // (tests/core_peer_grace.rs); here, whichever happened, it happened by the rules.
+  assert.ok(late.fetchCalls <= 1, `${late.fetchCalls} fetches`);
+  if (late.fetchCalls === 0) {
+    assert.ok(late.traces.includes("peer_token_adopted"), "it took its peer's token");
+    assert.equal(issuer.stats.refreshes, refreshes);
+  } else {
+    const [gap] = gaps(late);
+    assert.ok(gap >= WAITED_MS, `it fetched only after waiting the grace: ${gap} ms`);
+  }
   assert.equal(issuer.stats.reuseDetections, 0);
 });
