@@ -156,10 +156,27 @@ async fn run(mut socket: WebSocket, state: Arc<AppState>, id: u64) {
                     reason: "".into(),
                 })))
                 .await;
+            finish_closing(&mut socket).await;
             break;
         }
     }
     state.log(format!("ws#{id} closed"));
+}
+
+/// The closing handshake's second half (RFC 6455 §7.1.1): read, and ignore, what the client sent
+/// after the message that ended the session (a pipelined query behind a refused token), until its
+/// Close frame, for at most a second. Dropping the connection with those frames unread makes the
+/// kernel answer with a reset, and a client may then lose the AuthError sent just before it (seen:
+/// the real convex client reconnected with the refused token and presented it again).
+async fn finish_closing(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 impl Session {

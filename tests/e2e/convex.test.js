@@ -93,14 +93,20 @@ describe("convex ConvexClient + authlane against the devserver", () => {
       await app.firstResult();
       const log = await app.log();
       const stats = await app.server.stats();
-      assert.deepEqual(stats.rejectionsByReason, { AudienceMismatch: 1 }, "the first token was rejected");
+      const sockets = [...new Set(log.wire.map((frame) => frame.socket))].map((socket) => `socket ${socket}: ${framesOf(log.wire, socket).join(" ")}`).join("; ");
+      assert.deepEqual(stats.rejectionsByReason, { AudienceMismatch: 1 }, `the first token was rejected, once: ${sockets}`);
       assert.equal(stats.authAccepted, 1);
       assert.equal(log.fetches.length, 2, "one forced refresh after the rejection");
       assert.equal(log.fetches[1].force, true);
       // The fault happened: the query went out right behind the refused token, on the same socket,
       // and the server closed it there (else this test proves nothing about what follows a refusal).
+      // (An empty ModifyQuerySet may come between: convex sends one when the socket opens.)
       const first = framesOf(log.wire, 1);
-      assert.deepEqual(first.slice(first.indexOf("out:Authenticate")), ["out:Authenticate", "out:AddQuery", "in:AuthError"], first.join(" "));
+      const afterToken = first.slice(first.indexOf("out:Authenticate"));
+      const answered = afterToken.findIndex((frame) => frame.startsWith("in:"));
+      const sent = afterToken.indexOf("out:AddQuery");
+      assert.ok(sent > 0 && sent < answered, `the query went out behind the token: ${first.join(" ")}`);
+      assert.deepEqual(afterToken.slice(answered).filter((frame) => frame.startsWith("in:")), ["in:AuthError"], `and the socket answered nothing else: ${first.join(" ")}`);
       assert.deepEqual(log.errors, [], "no query ran unauthenticated");
       assert.equal(log.results[0].viewer, "user_e2e", "the first result is already the signed-in user's");
       assert.ok(!log.authChanges.includes("unauthenticated"), log.authChanges.join(","));
