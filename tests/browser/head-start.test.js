@@ -126,6 +126,9 @@ test("a session disposed while its module loads keeps the early lock until its e
 
   answerTokens();
   await tab.waitForFunction(async () => !(await navigator.locks.query()).held.some((lock) => lock.name === "authlane:gone"), null, WAIT);
-  assert.equal(modules.issuer.stats.refreshes, 1);
-  assert.equal((await statsOf(tab)).moduleReadyAt, null, "all of it before the module was ready");
+  // Failed once in about 25 runs under load with 0 refreshes (cause not found): say what the
+  // issuer and the tab saw.
+  const tabStats = await statsOf(tab);
+  assert.equal(modules.issuer.stats.refreshes, 1, `the early call redeemed the refresh token: issuer ${JSON.stringify(modules.issuer.stats)}, tab fetchCalls ${tabStats.fetchCalls} inFlight ${tabStats.inFlight}`);
+  assert.equal(tabStats.moduleReadyAt, null, "all of it before the module was ready");
 });
