@@ -49,7 +49,6 @@ function orderedToken(client: object): unknown {
   }
 }
 
-
 /** Methods returning a promise that the gate may hold. */
 const PROMISE_OPERATIONS = new Set<PropertyKey>(["query", "mutation", "action"]);
 /** Methods returning an unsubscribe function that the gate may hold. */
