@@ -1,8 +1,11 @@
 // Startup benchmark (`make bench`): time from navigation start to the first query result computed
 // with the user's identity, the real `convex` ConvexClient bare vs wrapped by authlane, 1 and 8 tabs
 // opened together, on a first visit (a fresh browser context: nothing cached) and a repeat visit (the
-// same context after one load: the HTTP cache holds the scripts and the module). Prints the median of
-// each run's tabs and, for authlane, the split: module ready, lock, fetch, acceptance.
+// same context after one load: the HTTP cache holds the scripts and the module). A third mode,
+// "imported", is the bare client with authlane's package imported and its module loaded but no
+// session: what the package's presence costs, apart from anything the session does. Prints the
+// median of each run's tabs, each tab's main-thread busy time, and, for authlane, the split: module
+// ready, lock, fetch, acceptance. `DUMP=1` prints every tab's marks too.
 // A benchmark, not a test: it asserts nothing and prints figures for BENCHMARKS.md.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
@@ -16,13 +19,16 @@ const TAB_COUNTS = (process.env.TABS ?? "1,8").split(",").map(Number);
 const VISITS = (process.env.VISITS ?? "first,repeat").split(",");
 const out = resolve(repoRoot, "tests/e2e/out/startup");
 
-const MODES = ["bare", "authlane"];
+const ALL_MODES = ["bare", "imported", "authlane"];
+// A subset, e.g. MODES=bare,authlane.
+const MODES = (process.env.MODES ?? ALL_MODES.join(",")).split(",");
+const FIRST_RESULT = "authlane-bench:first-result";
 
 /** One page per mode, each bundle with only what its mode runs (the bare page loads no authlane). */
 function bundlePages() {
   execFileSync("cargo", ["build", "--quiet", "-p", "devserver"], { cwd: repoRoot, stdio: "inherit" });
   mkdirSync(out, { recursive: true });
-  for (const mode of MODES) {
+  for (const mode of ALL_MODES) {
     execFileSync(resolve(repoRoot, "node_modules/.bin/esbuild"), [
       "tests/e2e/pages/startup.js", "--bundle", "--format=esm", "--minify", "--target=es2020", "--log-level=warning",
       `--define:BENCH_MODE="${mode}"`, `--outfile=${resolve(out, `${mode}.js`)}`,
@@ -37,6 +43,28 @@ const median = (values) => {
   return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)];
 };
 
+/**
+ * Resolves when `page` logs its first result (the page's console line, so that nothing of
+ * Playwright's runs in the page while it is measured); rejects after 20 s.
+ */
+function firstResult(page) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no first result within 20 s")), 20_000);
+    timer.unref();
+    page.on("console", (message) => {
+      if (message.text() !== FIRST_RESULT) return;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Main-thread busy time of a page so far, in ms (Chromium's `TaskDuration`; it counts a task descheduled by the OS too). */
+async function mainThreadMs(cdp) {
+  const { metrics } = await cdp.send("Performance.getMetrics");
+  return 1000 * (metrics.find((metric) => metric.name === "TaskDuration")?.value ?? NaN);
+}
+
 /** One run: `tabs` pages opened together; returns each tab's marks once all have a result. */
 async function run(browser, origin, { mode, tabs, visit }) {
   const context = await browser.newContext();
@@ -44,17 +72,39 @@ async function run(browser, origin, { mode, tabs, visit }) {
     const url = `${origin}/bench/${mode}.html?provider=${encodeURIComponent(provider.origin)}`;
     if (visit === "repeat") {
       const warm = await context.newPage();
+      const warmed = firstResult(warm);
       await warm.goto(url);
-      await warm.waitForFunction(() => window.marks?.firstResult !== null, null, { timeout: 20_000 });
+      await warmed;
       await warm.close();
     }
     const pages = await Promise.all(Array.from({ length: tabs }, () => context.newPage()));
+    const cdps = await Promise.all(pages.map(async (page) => {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send("Performance.enable");
+      return cdp;
+    }));
+    const results = pages.map(firstResult);
     await Promise.all(pages.map((page) => page.goto(url)));
-    await Promise.all(pages.map((page) => page.waitForFunction(() => window.marks?.firstResult !== null, null, { timeout: 20_000 })));
-    return await Promise.all(pages.map((page) => page.evaluate(() => structuredClone(window.marks))));
+    await Promise.all(results);
+    const busy = await Promise.all(cdps.map(mainThreadMs));
+    const marks = await Promise.all(pages.map((page) => page.evaluate(() => structuredClone(window.marks))));
+    return marks.map((tab, index) => ({ ...tab, mainThread: busy[index] }));
   } finally {
     await context.close();
   }
+}
+
+/** One line per tab: its marks, rounded (`DUMP=1`). */
+function dump(mode, runs) {
+  const round = (value) => (typeof value === "number" ? Math.round(value) : value);
+  runs.forEach((marks, index) => {
+    console.log(`${mode}, run ${index + 1}:`);
+    for (const tab of marks) {
+      const fetches = tab.fetches.map(({ start, end }) => [round(start), round(end)]);
+      const trace = Object.fromEntries(Object.entries(tab.trace).map(([kind, at]) => [kind, round(at)]));
+      console.log(`  ${JSON.stringify({ script: round(tab.script), moduleReady: round(tab.moduleReady), firstResult: round(tab.firstResult), mainThread: round(tab.mainThread), fetches, trace })}`);
+    }
+  });
 }
 
 const format = (value) => (Number.isNaN(value) ? "–" : `${Math.round(value)}`);
@@ -77,14 +127,15 @@ try {
   // Each app server fetches the provider's keys on its first verification: not in a measured run.
   for (const server of Object.values(servers)) await run(browser, server.origin, { mode: "bare", tabs: 1, visit: "first" });
   console.log(`startup: ms from navigation start, median of each run's tabs, median of ${RUNS} runs (real convex ConvexClient, devserver, provider on its own origin)`);
-  console.log("visit  | tabs | mode     | first result | script | module ready | lock | fetch start | fetch end | accepted | token calls");
+  console.log("visit  | tabs | mode     | first result | main thread | script | module ready | lock | fetch start | fetch end | accepted | token calls");
   for (const visit of VISITS) {
     for (const tabs of TAB_COUNTS) {
-      // Bare and wrapped runs alternate, so that a machine whose load drifts weighs on both alike.
-      const runsOf = { bare: [], authlane: [] };
+      // The modes' runs alternate, so that a machine whose load drifts weighs on all alike.
+      const runsOf = Object.fromEntries(MODES.map((mode) => [mode, []]));
       for (let index = 0; index < RUNS; index++) {
         for (const mode of MODES) runsOf[mode].push(await run(browser, servers[visit].origin, { mode, tabs, visit }));
       }
+      if (process.env.DUMP) for (const mode of MODES) dump(mode, runsOf[mode]);
       for (const mode of MODES) {
         const runs = runsOf[mode];
         const pick = (fn) => median(runs.map((marks) => median(marks.map(fn))));
@@ -92,6 +143,7 @@ try {
         console.log([
           visit.padEnd(6), String(tabs).padStart(4), mode.padEnd(8),
           format(pick((tab) => tab.firstResult)).padStart(12),
+          format(pick((tab) => tab.mainThread)).padStart(11),
           format(pick((tab) => tab.script)).padStart(6),
           format(pick((tab) => tab.moduleReady)).padStart(12),
           format(pick((tab) => tab.trace.lock_acquired)).padStart(4),
