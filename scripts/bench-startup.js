@@ -3,7 +3,10 @@
 // opened together, on a first visit (a fresh browser context: nothing cached) and a repeat visit (the
 // same context after one load: the HTTP cache holds the scripts and the module). A third mode,
 // "imported", is the bare client with authlane's package imported and its module loaded but no
-// session: what the package's presence costs, apart from anything the session does. Prints the
+// session: what the package's presence costs, apart from anything the session does. A fourth,
+// "initial", is wrapped with the user's token rendered into the page (`initialToken`, as Next.js
+// or SvelteKit render it from a cookie; minted by the benchmark before each run). `PROVIDER_DELAY_MS`
+// (default 0) delays every answer of the token provider, as a provider across the internet is. Prints the
 // median of each run's tabs, each tab's main-thread busy time, and, for authlane, the split: module
 // ready, lock, fetch, acceptance. `DUMP=1` prints every tab's marks too.
 // A benchmark, not a test: it asserts nothing and prints figures for BENCHMARKS.md.
@@ -19,7 +22,8 @@ const TAB_COUNTS = (process.env.TABS ?? "1,8").split(",").map(Number);
 const VISITS = (process.env.VISITS ?? "first,repeat").split(",");
 const out = resolve(repoRoot, "tests/e2e/out/startup");
 
-const ALL_MODES = ["bare", "imported", "authlane"];
+const ALL_MODES = ["bare", "imported", "authlane", "initial"];
+const PROVIDER_DELAY_MS = Number(process.env.PROVIDER_DELAY_MS ?? 0);
 // A subset, e.g. MODES=bare,authlane.
 const MODES = (process.env.MODES ?? ALL_MODES.join(",")).split(",");
 const FIRST_RESULT = "authlane-bench:first-result";
@@ -69,7 +73,8 @@ async function mainThreadMs(cdp) {
 async function run(browser, origin, { mode, tabs, visit }) {
   const context = await browser.newContext();
   try {
-    const url = `${origin}/bench/${mode}.html?provider=${encodeURIComponent(provider.origin)}`;
+    let url = `${origin}/bench/${mode}.html?provider=${encodeURIComponent(provider.origin)}`;
+    if (mode === "initial") url += `&token=${encodeURIComponent(await renderedToken())}`;
     if (visit === "repeat") {
       const warm = await context.newPage();
       const warmed = firstResult(warm);
@@ -94,6 +99,13 @@ async function run(browser, origin, { mode, tabs, visit }) {
   }
 }
 
+/** The user's token as the app's server would render it into the page: the page's own claims, fresh. */
+async function renderedToken() {
+  const iat = Math.floor(Date.now() / 1000);
+  const claims = { iss: provider.origin, sub: "user_bench", aud: "convex", iat, exp: iat + 600 };
+  return (await provider.post("/debug/mint", { claims })).token;
+}
+
 /** One line per tab: its marks, rounded (`DUMP=1`). */
 function dump(mode, runs) {
   const round = (value) => (typeof value === "number" ? Math.round(value) : value);
@@ -114,6 +126,7 @@ bundlePages();
 // answers do not queue behind the app server's burst of page files. The app servers trust it
 // (OIDC discovery) and nothing else.
 const provider = await startDevserver();
+if (PROVIDER_DELAY_MS > 0) await provider.post("/debug/faults", { tokenDelayMs: PROVIDER_DELAY_MS });
 const authConfig = resolve(out, "auth-config.json");
 writeFileSync(authConfig, JSON.stringify({ providers: [{ domain: provider.origin, applicationID: "convex" }] }));
 // A first visit gets every file from the network (no-store); a repeat visit from the HTTP cache,
@@ -126,7 +139,7 @@ const browser = await launchChromium();
 try {
   // Each app server fetches the provider's keys on its first verification: not in a measured run.
   for (const server of Object.values(servers)) await run(browser, server.origin, { mode: "bare", tabs: 1, visit: "first" });
-  console.log(`startup: ms from navigation start, median of each run's tabs, median of ${RUNS} runs (real convex ConvexClient, devserver, provider on its own origin)`);
+  console.log(`startup: ms from navigation start, median of each run's tabs, median of ${RUNS} runs (real convex ConvexClient, devserver, provider on its own origin answering after ${PROVIDER_DELAY_MS} ms)`);
   console.log("visit  | tabs | mode     | first result | main thread | script | module ready | lock | fetch start | fetch end | accepted | token calls");
   for (const visit of VISITS) {
     for (const tabs of TAB_COUNTS) {

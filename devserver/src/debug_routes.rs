@@ -2,6 +2,7 @@
 //! or verifying crafted tokens — what the tests steer the server with. Dev only.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -104,7 +105,8 @@ pub async fn verify(State(state): State<Arc<AppState>>, body: Bytes) -> Json<Val
 /// `POST /debug/mint` `{"claims": {…}, "header": {…}?}` → `{"token"}`: the claims signed verbatim
 /// (nothing added) with the embedded key; `header` fields override `{"alg":"EdDSA","typ":"JWT",
 /// "kid":<current>}` (`null` removes one; a foreign `alg` keeps the Ed25519 signature). Tests mint
-/// other identity providers' token shapes with it.
+/// other identity providers' token shapes with it. The `tokenDelayMs` fault delays it too, so that a
+/// benchmark can put the provider as far away as a real one is.
 pub async fn mint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     const EXPECTED: &str = "expected {\"claims\": {…}, \"header\": {…}?}";
     let body = match serde_json::from_slice::<Value>(&body) {
@@ -129,6 +131,10 @@ pub async fn mint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         Some(Value::Object(header)) => Some(header),
         Some(_) => return (StatusCode::BAD_REQUEST, EXPECTED).into_response(),
     };
+    let delay_ms = state.faults.lock().unwrap().token_delay_ms;
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    }
     state.stats.bump("mints");
     Json(json!({ "token": state.issuer.mint(claims, header) })).into_response()
 }

@@ -75,7 +75,7 @@ impl Stats {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faults {
-    /// Delay every sign-in/token answer by this much.
+    /// Delay every sign-in/token answer (and `/debug/mint`) by this much.
     pub token_delay_ms: u64,
     /// Answer sign-in/token calls with 503.
     pub token_fail: bool,

@@ -1,7 +1,9 @@
 // The startup benchmark's page (scripts/bench-startup.js): the real `convex` ConvexClient, bare or
 // wrapped by authlane, started as the page's script runs, as an app would; or bare with authlane's
 // package imported and its module loaded but no session ("imported": what the package's presence
-// costs, apart from anything the session does). It records, in ms from
+// costs, apart from anything the session does); or wrapped with the user's token rendered into the
+// page, as a server component or a SvelteKit `load` renders it ("initial": `initialToken`, from
+// ?token=). It records, in ms from
 // navigation start, when the script ran, when the token fetches started and ended, authlane's own
 // milestones (module ready, lock, acceptance) and the first query result computed with the user's
 // identity. The token comes from a second devserver's /debug/mint, a provider answering from its
@@ -38,9 +40,10 @@ async function fetchAccessToken() {
 // neither downloads nor compiles authlane's module.
 const options = { unsavedChangesWarning: false };
 let client;
-if (BENCH_MODE === "authlane") {
+if (BENCH_MODE === "authlane" || BENCH_MODE === "initial") {
   const auth = createAuth({
     fetchAccessToken,
+    initialToken: BENCH_MODE === "initial" ? new URLSearchParams(location.search).get("token") : undefined,
     expectAuth: true,
     crossTab: { name: "bench" },
     onTrace: (event) => {
