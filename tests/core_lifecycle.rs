@@ -51,6 +51,10 @@ fn short_lived_tokens_are_not_judged_stale_against_a_longer_leeway() {
     assert_eq!(h.fetch_count(), 1);
     // Lifetime 8 s < leeway 10 s: refresh at half-life.
     assert_eq!(h.session.refresh_at(), Some(T0 + 4_000));
+    // A lifetime of exactly the leeway is no different.
+    let mut h = Harness::started(config());
+    h.answer(FetchOutcome::Token(mint(T0, 10, 1)));
+    assert_eq!(h.session.refresh_at(), Some(T0 + 5_000));
 }
 
 #[test]
@@ -427,4 +431,44 @@ fn a_waiter_for_a_newer_token_is_answered_by_the_startup_fetch() {
     let token = h.answer_fresh(60);
     assert_eq!(h.resolved, vec![(1, Ok(Some((1, token))))]);
     assert_eq!(h.fetch_count(), 1);
+}
+
+/// A callback that ignores `forceRefreshToken` and hands back the token it cached, at every call,
+/// until that token has long expired: each call answered at once, for `until` ms of the clock.
+/// Returns the times of the calls. (Bounded: a loop that would never end fails the test.)
+fn answer_with_the_cached_token(h: &mut Harness, token: &str, until: u64) -> Vec<u64> {
+    let mut calls = Vec::new();
+    while h.now < until {
+        h.advance(1);
+        while !h.open_fetches.is_empty() {
+            calls.push(h.now);
+            assert!(calls.len() < 200, "a refresh storm: {} calls by {} ms", calls.len(), h.now - T0);
+            h.answer(FetchOutcome::Token(token.to_owned()));
+        }
+    }
+    calls
+}
+
+#[test]
+fn a_callback_that_hands_back_its_cached_token_costs_a_call_a_second_at_most_then_backs_off() {
+    // A 60 s token, refreshed 10 s before its exp, answered with itself every time: the refreshes
+    // go on (the cache may roll over any moment) but never closer than a second apart, and once
+    // the token has expired, handing it back is a failure: signed out with `token_expired`, and
+    // retried on the backoff. (It once cost a call every millisecond from expiry on.)
+    let mut h = Harness::started(config());
+    let token = mint(T0, 60, 1);
+    h.answer(FetchOutcome::Token(token.clone()));
+    let calls = answer_with_the_cached_token(&mut h, &token, T0 + 60_000);
+    assert_eq!(calls.first(), Some(&(T0 + 50_000)), "the first refresh, leeway before exp");
+    for pair in calls.windows(2) {
+        assert!(pair[1] - pair[0] >= 1_000, "two calls {} ms apart: {calls:?}", pair[1] - pair[0]);
+    }
+    assert_eq!(h.states, vec![AuthState::Authenticated]);
+
+    let after_expiry = answer_with_the_cached_token(&mut h, &token, T0 + 120_000);
+    assert_eq!(h.state(), AuthState::Unauthenticated);
+    assert_eq!(h.session.error().map(|e| e.code), Some(ErrorCode::TokenExpired));
+    assert!(after_expiry.len() <= 8, "{} calls in the minute after expiry: {after_expiry:?}", after_expiry.len());
+    let gaps: Vec<u64> = after_expiry.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    assert!(gaps.windows(2).all(|pair| pair[1] >= pair[0] / 2), "the gaps grow (with jitter): {gaps:?}");
 }

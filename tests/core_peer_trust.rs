@@ -209,20 +209,51 @@ fn a_token_of_another_backend_or_user_is_refused_once_the_session_holds_one() {
     assert_eq!(h.session.token(), Some(ours.as_str()));
 }
 
-#[test]
-fn after_a_sign_out_the_backend_still_counts_but_another_user_may_sign_in() {
+/// A tab that held this app's token and signed out a second ago.
+fn signed_out_a_second_ago() -> Harness {
     let mut h = with_own_token(60);
     h.session.sign_out(h.now);
     h.drain();
     h.advance(1_000);
-    let foreign = token_for("https://issuer.test", "hasura", "user_1", h.now, 600);
-    h.session.handle_peer_message(h.now, &offer(&foreign, Some(h.now), Some(h.now + 600_000)));
+    h
+}
+
+/// A peer offers a token of `iss`, `aud` and `sub`, fetched now and living 10 minutes.
+fn offer_fresh(h: &mut Harness, iss: &str, aud: &str, sub: &str) -> String {
+    let token = token_for(iss, aud, sub, h.now, 600);
+    h.session.handle_peer_message(h.now, &offer(&token, Some(h.now), Some(h.now + 600_000)));
     h.drain();
+    token
+}
+
+#[test]
+fn after_a_sign_out_the_backend_still_counts_but_another_user_may_sign_in() {
+    let mut h = signed_out_a_second_ago();
+    offer_fresh(&mut h, "https://issuer.test", "hasura", "user_1");
     assert_eq!(h.session.token(), None, "another backend's token signed the tab in");
-    let other_user = token_for("https://issuer.test", "convex", "user_2", h.now, 600);
-    h.session.handle_peer_message(h.now, &offer(&other_user, Some(h.now), Some(h.now + 600_000)));
-    h.drain();
+    let other_user = offer_fresh(&mut h, "https://issuer.test", "convex", "user_2");
     assert_eq!(h.session.token(), Some(other_user.as_str()), "a sign-in as another user in another tab did not reach this one");
+}
+
+#[test]
+fn backends_one_character_apart_are_told_apart() {
+    // The identity is a digest of issuer and audience: each variant below, one character (or one
+    // boundary) off the session's, is another backend, and none may sign in a signed-out tab.
+    let mut h = signed_out_a_second_ago();
+    let mut variants: Vec<(String, String)> = Vec::new();
+    for c in 'a'..='z' {
+        variants.push((format!("https://issuer.tes{c}"), "convex".into()));
+        variants.push(("https://issuer.test".into(), format!("conve{c}")));
+        variants.push((format!("https://{c}ssuer.test"), "convex".into()));
+    }
+    variants.retain(|(iss, aud)| (iss.as_str(), aud.as_str()) != ("https://issuer.test", "convex"));
+    // The same characters, split differently between issuer and audience.
+    variants.push(("https://issuer.testc".into(), "onvex".into()));
+    variants.push(("https://issuer.tes".into(), "tconvex".into()));
+    for (iss, aud) in &variants {
+        offer_fresh(&mut h, iss, aud, "user_1");
+        assert_eq!(h.session.token(), None, "a token of iss {iss} aud {aud} was taken for this backend's");
+    }
 }
 
 // ---- item 7: size ----

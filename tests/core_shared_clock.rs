@@ -112,11 +112,19 @@ fn an_implausible_or_outdated_skew_from_a_peer_or_storage_is_ignored() {
 
 #[test]
 fn a_plausible_skew_from_storage_is_used() {
-    // Read a minute ago: the machine clock is an hour ahead of the issuer's.
-    let reading = PeerMessage::Clock { issuer_at: common::T0 - 60_000 - HOUR_MS }.encode_at(common::T0 - 60_000);
-    let h = start_alone_after(&reading, mint(common::T0 - HOUR_MS, 60, 1));
-    assert_eq!(h.fetch_count(), 1, "the provider's fresh token was judged fresh");
-    assert_eq!(h.state(), AuthState::Authenticated);
+    // The machine clock `ahead` of the issuer's, read `age` ago: the provider's fresh token (its iat
+    // on the issuer's clock) is judged fresh. Within a year of skew and a day of age, the reading holds.
+    for (label, ahead, age) in [
+        ("an hour ahead, read a minute ago", HOUR_MS, 60_000),
+        ("an hour ahead, read 23 hours ago", HOUR_MS, 23 * HOUR_MS),
+        ("300 days ahead, read a minute ago", 300 * 24 * HOUR_MS, 60_000),
+    ] {
+        let read_at = common::T0 - age;
+        let reading = PeerMessage::Clock { issuer_at: read_at - ahead }.encode_at(read_at);
+        let h = start_alone_after(&reading, mint(common::T0 - ahead, 60, 1));
+        assert_eq!(h.fetch_count(), 1, "{label}: the provider's fresh token was judged stale");
+        assert_eq!(h.state(), AuthState::Authenticated, "{label}");
+    }
 }
 
 #[test]

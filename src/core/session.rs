@@ -193,6 +193,9 @@ pub struct Session {
     state: AuthState,
     error: Option<AuthError>,
     current: Option<CurrentToken>,
+    /// The digest of the last token installed, kept after it is dropped: a fetch that hands it
+    /// back again (a callback answering from its cache) says nothing about the issuer's clock.
+    last_installed: u64,
     generation: Generation,
     next_fetch: FetchId,
     in_flight: Option<InFlight>,
@@ -249,6 +252,7 @@ impl Session {
             state: AuthState::Loading,
             error: None,
             current: None,
+            last_installed: 0,
             generation: 0,
             next_fetch: 1,
             in_flight: None,

@@ -4,7 +4,7 @@
 use alloc::string::String;
 
 use super::attempt::InFlight;
-use super::trust::Identity;
+use super::trust::{token_digest, Identity};
 use super::{schedule, CurrentToken, Output, Session, TokenVerdict};
 use crate::core::errors::{AuthError, ErrorCode};
 use crate::core::peer_message::PeerMessage;
@@ -62,13 +62,16 @@ impl Session {
             self.settle_unauthenticated(Some(error));
             return;
         }
-        if forced && !same_as_current {
+        // A forced token was minted after we asked, unless the callback answered from its cache
+        // with a token this tab already had: then neither its age nor the clock can be read from it.
+        let minted_after_asking = forced && token_digest(&raw) != self.last_installed;
+        if minted_after_asking {
             if let Some(iat) = claims.iat {
-                // A forced token was minted after we asked: its iat tells how far our clock is off.
+                // Its iat tells how far our clock is off.
                 self.learn_skew(in_flight.fetch_started_at, iat.saturating_mul(1000));
             }
         }
-        let minted_since = (forced && !same_as_current).then_some(in_flight.fetch_started_at);
+        let minted_since = minted_after_asking.then_some(in_flight.fetch_started_at);
         let remaining = self.remaining_ms(now, &claims, minted_since);
         let leeway = self.config.refresh_leeway_ms;
         if !forced && !same_as_current && remaining.is_some_and(|left| schedule::is_stale(left, &claims, leeway)) {
@@ -80,8 +83,11 @@ impl Session {
                 None => self.start_fetch(now, true, FetchReason::Stale),
             };
         }
-        if forced && !same_as_current && remaining == Some(0) {
-            // Its whole lifetime went by while the request was out (a frozen tab, a stalled network).
+        if remaining == Some(0) {
+            // Its whole lifetime went by while the request was out (a frozen tab, a stalled network),
+            // or the callback handed back an expired token it had cached. (An unforced fetch's new
+            // token with nothing left was stale, and fetched again forced, above.) Installed, it
+            // would be refreshed at once, and again: a failure backs off instead.
             let error = AuthError::new(ErrorCode::TokenExpired, "the token had expired by the time it arrived");
             return self.on_fetch_failure(now, forced, error);
         }
@@ -115,21 +121,20 @@ impl Session {
     /// refresh and expiry timers, and answers waiters.
     pub(super) fn install(&mut self, now: Millis, raw: String, claims: Claims, remaining: Option<u64>, origin: Origin) {
         let same_as_current = self.current.as_ref().is_some_and(|t| t.raw == raw);
+        self.last_installed = token_digest(&raw);
         self.failures = 0;
         self.last_failure = None;
         self.timers.stop(Timer::Retry);
         self.end_app_backoff(origin.minted_at(), matches!(origin, Origin::Fetch { .. }));
 
         let mut refresh_at = remaining.map(|left| now.saturating_add(schedule::refresh_delay(left, self.config.refresh_leeway_ms)));
-        if let (Some(at), Some(left)) = (refresh_at, remaining) {
-            if schedule::is_immediate(at - now) && (origin.forced() || same_as_current) {
-                // Refreshing again at once would get the same answer: back off instead.
-                let delay = schedule::backed_off_refresh_delay(self.backoff.next_delay_ms(), left);
-                refresh_at = Some(now.saturating_add(delay));
-            } else {
-                self.backoff.reset();
-            }
+        if same_as_current {
+            // The callback handed back the token this tab holds (it ignores `forceRefreshToken`, or
+            // its cache has not rolled over yet): asked again sooner, it would answer the same. Once
+            // the token has expired, that answer is a failure, and failures back off.
+            refresh_at = refresh_at.map(|at| at.max(now.saturating_add(schedule::MIN_REFRESH_DELAY_MS)));
         }
+        self.backoff.reset();
         let expires_at = remaining.map(|left| now.saturating_add(left));
 
         let tail = token::redact(&raw);

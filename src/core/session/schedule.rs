@@ -43,18 +43,6 @@ pub fn refresh_delay(remaining: u64, leeway_ms: u64) -> u64 {
     delay.max(MIN_REFRESH_DELAY_MS.min(remaining / 2))
 }
 
-/// Whether a refresh after `delay` would come at once: for a token a forced fetch just returned,
-/// asking again would get the same answer, so the session backs off instead.
-pub fn is_immediate(delay: u64) -> bool {
-    delay < MIN_REFRESH_DELAY_MS
-}
-
-/// The delay to use instead of an immediate refresh: the backoff's, but never past half of what is
-/// left (the token is replaced before it expires) nor, when it can be helped, under the minimum.
-pub fn backed_off_refresh_delay(backoff_ms: u64, remaining: u64) -> u64 {
-    backoff_ms.min(remaining / 2).max(MIN_REFRESH_DELAY_MS.min(remaining / 2))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,16 +80,6 @@ mod tests {
             if remaining > leeway.saturating_add(MIN_REFRESH_DELAY_MS) {
                 assert_eq!(delay, remaining - leeway, "leeway before expiry");
             }
-        }
-    }
-
-    #[test]
-    fn a_backed_off_refresh_stays_within_half_of_what_is_left() {
-        for [remaining, backoff, ..] in cases(2, 300_000) {
-            let delay = backed_off_refresh_delay(backoff, remaining);
-            assert!(delay <= remaining / 2, "{delay} past half of {remaining}");
-            assert!(delay >= MIN_REFRESH_DELAY_MS.min(remaining / 2));
-            assert!(delay <= backoff.max(MIN_REFRESH_DELAY_MS), "{delay} longer than the backoff {backoff}");
         }
     }
 

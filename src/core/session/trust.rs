@@ -21,8 +21,6 @@
 //! 4. A token of another issuer or audience than the session's, or of another subject than the
 //!    one it holds, is refused: it belongs to another backend or another user.
 
-use alloc::string::String;
-
 use super::{schedule, Output, Session};
 use crate::core::token::Claims;
 use crate::core::Millis;
@@ -41,6 +39,24 @@ pub fn plausible_time(now: Millis, at: Millis, latest_sign_out: Millis) -> Milli
     at.min(now.max(latest_sign_out.saturating_add(1)))
 }
 
+/// FNV-1a's starting value.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a over `bytes` and then 0xff, a byte no UTF-8 string holds, continuing from `hash`: parts
+/// hashed one after the other stay apart.
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    const PRIME: u64 = 0x0100_0000_01b3;
+    for &byte in bytes {
+        hash = (hash ^ byte as u64).wrapping_mul(PRIME);
+    }
+    (hash ^ 0xff).wrapping_mul(PRIME)
+}
+
+/// A token's digest, to recognise it again without keeping it (compared, never shown).
+pub(super) fn token_digest(raw: &str) -> u64 {
+    fnv(FNV_OFFSET, raw.as_bytes())
+}
+
 /// Which backend a token is for: a digest of its issuer and audience (compared, never shown).
 /// A session takes it from its tokens (see the `identity` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +64,15 @@ pub(super) struct Identity(u64);
 
 impl Identity {
     pub(super) fn of(claims: &Claims) -> Self {
-        // FNV-1a over the issuer, a marker, then each audience, each string followed by 0xff:
-        // bytes no UTF-8 string holds, so distinct issuers and audience lists give distinct input.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let iss = claims.iss.iter().map(String::as_bytes);
-        let parts = iss.chain(core::iter::once(&[0xfe][..])).chain(claims.aud.iter().map(String::as_bytes));
-        for part in parts {
-            for &byte in part.iter().chain(&[0xff]) {
-                hash = (hash ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
-            }
+        // The issuer, a marker, then each audience: distinct issuers and audience lists give
+        // distinct input.
+        let mut hash = FNV_OFFSET;
+        if let Some(iss) = &claims.iss {
+            hash = fnv(hash, iss.as_bytes());
+        }
+        hash = fnv(hash, &[0xfe]);
+        for aud in &claims.aud {
+            hash = fnv(hash, aud.as_bytes());
         }
         Identity(hash)
     }
@@ -130,5 +146,35 @@ impl Session {
         if believed < recalled && self.config.cross_tab {
             self.outputs.push_back(Output::RecordSignOut(believed));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn a_thousand_backends_have_a_thousand_identities() {
+        // Issuers and audience lists that differ in one character, or only in where one part
+        // ends and the next begins: every one another backend.
+        let mut identities: Vec<u64> = Vec::new();
+        for n in 0..250 {
+            let variants = [
+                (format!("https://issuer{n}.test"), alloc::vec![String::from("convex")]),
+                (String::from("https://issuer.test"), alloc::vec![format!("convex{n}")]),
+                (String::from("https://issuer.test"), alloc::vec![format!("a{n}"), String::from("b")]),
+                (String::from("https://issuer.test"), alloc::vec![String::from("a"), format!("{n}b")]),
+            ];
+            for (iss, aud) in variants {
+                identities.push(Identity::of(&Claims { iss: Some(iss), aud, ..Claims::default() }).0);
+            }
+        }
+        let count = identities.len();
+        identities.sort_unstable();
+        identities.dedup();
+        assert_eq!(identities.len(), count, "two backends share an identity");
     }
 }
