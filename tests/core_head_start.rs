@@ -69,6 +69,7 @@ fn only_an_unforced_fetch_still_out_can_be_backdated() {
     harness.session.handle_lock_acquired(harness.now, lock, LockGrant::Uncontended);
     harness.drain();
     assert!(!harness.session.backdate_fetch(T0 + 1), "not later than the fetch itself");
+    assert!(harness.session.backdate_fetch(T0), "begun in the very millisecond the fetch started: it stands for it");
     harness.answer(FetchOutcome::Token(mint(harness.now, 60, 1)));
     assert!(!harness.session.backdate_fetch(T0 - 1), "its result is in");
 

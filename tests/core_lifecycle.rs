@@ -472,3 +472,17 @@ fn a_callback_that_hands_back_its_cached_token_costs_a_call_a_second_at_most_the
     let gaps: Vec<u64> = after_expiry.windows(2).map(|pair| pair[1] - pair[0]).collect();
     assert!(gaps.windows(2).all(|pair| pair[1] >= pair[0] / 2), "the gaps grow (with jitter): {gaps:?}");
 }
+
+#[test]
+fn a_request_for_a_newer_token_takes_the_same_one_from_a_forced_fetch_as_final() {
+    // The client holds generation 1 and asks for a newer token; the forced fetch hands back the
+    // same token. That answer is final: asking again would get it again.
+    let mut h = Harness::started(config());
+    let token = h.answer_fresh(60);
+    h.session.handle_token_request(h.now, 1, TokenNeed::NewerThan(1));
+    h.drain();
+    assert_eq!(h.fetches.last().map(|&(_, forced, _)| forced), Some(true));
+    h.answer(FetchOutcome::Token(token.clone()));
+    assert_eq!(h.resolved.last(), Some(&(1, Ok(Some((1, token))))));
+    assert_eq!(h.fetch_count(), 2, "the same token was fetched for again");
+}

@@ -5,7 +5,7 @@
 
 mod common;
 
-use authlane::core::{AuthState, Config, ErrorCode, LockGrant, Millis, PeerMessage, TokenNeed, TraceKind, Verdict};
+use authlane::core::{AuthError, AuthState, Config, ErrorCode, FetchOutcome, LockGrant, Millis, PeerMessage, TokenNeed, TraceKind, Verdict};
 use common::tabs::{Issuer, Tabs};
 use common::{Harness, T0};
 
@@ -197,4 +197,125 @@ fn a_failure_older_than_the_token_held_or_already_due_changes_nothing() {
     h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
     h.drain();
     assert_eq!(h.lock_requests.len(), locks + 1, "a fetch is not held back");
+}
+
+#[test]
+fn a_tabs_own_request_out_decides_for_it_when_a_peer_fails() {
+    let mut h = signed_in();
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    let (lock, _) = *h.lock_requests.last().unwrap();
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::Uncontended);
+    h.drain();
+    assert_eq!(h.open_fetches.len(), 1, "this tab's forced request is out");
+    h.session.handle_peer_message(h.now, &peer_failure(h.now, h.now + 20_000));
+    h.drain();
+    assert!(h.traces.contains(&TraceKind::PeerFetchFailed), "the peer's failure was heard");
+    let token = h.answer_fresh(60);
+    assert_eq!(h.session.token(), Some(token.as_str()), "this tab's own answer was dropped for the peer's failure");
+    assert_eq!(h.session.generation(), 2);
+}
+
+#[test]
+fn an_older_failure_does_not_undo_a_newer_one_nor_a_sign_out() {
+    let mut h = signed_in();
+    h.advance(2_000);
+    // The app failed a moment ago and retries in 20 s; news of an older failure with an earlier
+    // retry arrives late: the newer one stands.
+    h.session.handle_peer_message(h.now, &peer_failure(h.now, h.now + 20_000));
+    h.session.handle_peer_message(h.now, &peer_failure(h.now - 1_000, h.now + 5_000));
+    h.drain();
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    let locks = h.lock_requests.len();
+    h.advance(19_999);
+    assert_eq!(h.lock_requests.len(), locks, "the older failure's earlier retry replaced the newer one's");
+    h.advance(1);
+    assert_eq!(h.lock_requests.len(), locks + 1);
+
+    // A failure from before this tab's sign-out is not this tab's business.
+    let mut h = signed_in();
+    h.advance(2_000);
+    h.session.sign_out(h.now);
+    h.drain();
+    h.advance(1_000);
+    h.session.handle_peer_message(h.now, &peer_failure(h.now - 2_000, h.now + 20_000));
+    h.drain();
+    assert!(!h.traces.contains(&TraceKind::PeerFetchFailed), "a failure older than the sign-out was taken");
+}
+
+#[test]
+fn a_peers_failure_of_the_kind_this_tab_had_keeps_its_error_and_another_kind_says_where_it_came_from() {
+    // A tab whose own startup attempts all failed (unauthenticated with its own error), queued for
+    // the lock again at its retry, when a peer's failure arrives.
+    let failing_tab = || {
+        let mut h = Harness::started(config());
+        while h.state() != AuthState::Unauthenticated {
+            let (lock, _) = *h.lock_requests.last().unwrap();
+            h.session.handle_lock_acquired(h.now, lock, LockGrant::Uncontended);
+            h.drain();
+            h.answer(FetchOutcome::Failed(AuthError::new(ErrorCode::FetchFailed, "the provider is down")));
+            let retry_at = h.session.poll_timeout().expect("a retry is scheduled");
+            h.advance_to(retry_at);
+        }
+        h
+    };
+    let mut h = failing_tab();
+    h.session.handle_peer_message(h.now, &peer_failure(h.now, h.now + 20_000));
+    h.drain();
+    assert_eq!(h.session.error(), Some(AuthError::new(ErrorCode::FetchFailed, "the provider is down")), "the same failure changed the error");
+
+    let mut h = failing_tab();
+    let timeout = PeerMessage::Failed { retry_at: h.now + 20_000, failures: 4, code: ErrorCode::FetchTimeout }.encode_at(h.now);
+    h.session.handle_peer_message(h.now, &timeout);
+    h.drain();
+    let error = h.session.error().expect("still unauthenticated, with an error");
+    assert_eq!(error.code, ErrorCode::FetchTimeout, "another kind of failure kept this tab's old one");
+    assert_ne!(error.detail, "the provider is down");
+}
+
+#[test]
+fn a_forced_request_held_back_by_the_app_is_fetched_forced_at_the_apps_retry() {
+    let mut h = signed_in();
+    h.session.handle_peer_message(h.now, &peer_failure(h.now, h.now + 20_000));
+    h.drain();
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    h.advance(20_000);
+    let (lock, _) = *h.lock_requests.last().unwrap();
+    h.session.handle_lock_acquired(h.now, lock, LockGrant::Uncontended);
+    h.drain();
+    let &(_, forced, at) = h.fetches.last().unwrap();
+    assert_eq!(at, h.now, "the retry's fetch");
+    assert!(forced, "a forced request was retried unforced: a provider's cache could answer it with an older token");
+}
+
+#[test]
+fn a_success_after_the_apps_failure_ends_its_backoff_and_a_wake_retries_at_once() {
+    // A peer's token fetched after the app's failure: the app has recovered, a forced request
+    // goes out at once.
+    let mut h = signed_in();
+    h.advance(1_000);
+    h.session.handle_peer_message(h.now, &peer_failure(h.now, h.now + 20_000));
+    h.advance(1_000);
+    let recovered = common::mint(h.now, 60, 7);
+    let offer = PeerMessage::Token { token: recovered.clone(), expires_at: None }.encode_at(h.now);
+    h.session.handle_peer_message(h.now, &offer);
+    h.drain();
+    assert_eq!(h.session.token(), Some(recovered.as_str()));
+    let locks = h.lock_requests.len();
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    assert_eq!(h.lock_requests.len(), locks + 1, "held back by a failure the app has recovered from");
+
+    // The page wakes while the app backs off: like a tab alone, it retries now.
+    let mut h = signed_in();
+    h.session.handle_peer_message(h.now, &peer_failure(h.now, h.now + 20_000));
+    h.session.handle_token_request(h.now, 1, TokenNeed::Forced);
+    h.drain();
+    let locks = h.lock_requests.len();
+    h.advance(1_000);
+    h.session.handle_wake(h.now);
+    h.drain();
+    assert_eq!(h.lock_requests.len(), locks + 1, "a wake did not retry now");
 }
