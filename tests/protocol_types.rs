@@ -206,3 +206,25 @@ fn the_head_start_uses_the_drivers_lock_channel_and_backoff_names() {
     let backoff = authlane::core::session::Slot::Backoff.as_str();
     assert!(head_start.contains(&format!("`authlane:{backoff}:${{name}}`")), "head-start.ts reads the backoff slot");
 }
+
+#[test]
+fn what_javascript_hears_of_each_output() {
+    use authlane::core::protocol::JsOutput;
+    use authlane::core::session::Output;
+    use authlane::core::state::Trace;
+    // A fetch is the driver's to perform: JavaScript hears nothing of it.
+    let fetch = Output::FetchToken { fetch: 1, force_refresh: true };
+    assert_eq!(JsOutput::of(&fetch), None);
+    // A fetch's trace says why, and whether forced, in its detail.
+    let trace = Output::Trace(Trace::fetch_started(FetchReason::Proactive, true));
+    let heard = JsOutput::of(&trace);
+    assert_eq!(heard, Some(JsOutput::Trace {
+        event: TraceKind::FetchStarted(FetchReason::Proactive, true),
+        token_tail: None,
+        value: None,
+        code: None,
+        detail: Some("proactive,forced".into()),
+    }));
+    let changed = Output::StateChanged { state: AuthState::Authenticated, error: None };
+    assert_eq!(JsOutput::of(&changed), Some(JsOutput::State { status: AuthState::Authenticated, code: None, detail: None }));
+}

@@ -246,6 +246,17 @@ mod tests {
     }
 
     #[test]
+    fn a_message_of_the_longest_length_is_read_and_one_byte_more_is_refused() {
+        let padded = |len: usize| {
+            let head = r#"{"v":1,"kind":"request","pad":""#;
+            format!("{head}{}\"}}", "x".repeat(len - head.len() - 2))
+        };
+        assert_eq!(padded(MAX_MESSAGE_LEN).len(), MAX_MESSAGE_LEN);
+        assert_eq!(PeerMessage::decode(&padded(MAX_MESSAGE_LEN)), Ok(PeerMessage::Request));
+        assert_eq!(PeerMessage::decode(&padded(MAX_MESSAGE_LEN + 1)), Err(PeerMessageError::BadField));
+    }
+
+    #[test]
     fn garbage_and_other_versions_are_refused() {
         let cases = [
             ("", PeerMessageError::NotJson),

@@ -215,6 +215,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_token_of_the_longest_length_is_read_and_a_lifetime_needs_exp_after_iat() {
+        // A JWT whose signature segment pads it to exactly the longest token read; a byte more is too long.
+        let short = jwt(r#"{"iat":100,"exp":100}"#);
+        let longest = format!("{short}{}", "A".repeat(MAX_TOKEN_LEN - short.len()));
+        assert_eq!(longest.len(), MAX_TOKEN_LEN);
+        let decoded = decode(&longest).unwrap();
+        assert_eq!(decode(&format!("{longest}A")).err(), Some(TokenError::TooLong));
+        // exp no later than iat: no lifetime to count from.
+        assert_eq!(decoded.claims.lifetime_seconds(), None);
+    }
+
+    #[test]
     fn malformed_inputs_give_typed_errors() {
         let huge = "a".repeat(1 << 20);
         let cases: Vec<(String, TokenError)> = vec![
